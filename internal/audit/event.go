@@ -1,0 +1,223 @@
+// Package audit holds the domain of the audit log: the Event, its Type and
+// Outcome, the Filter that selects events, the Store interface every backend
+// implements, and the errors callers map to exit codes. It knows nothing of
+// SQL, HTTP or the command line.
+package audit
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Type is the category of an audited action.
+type Type string
+
+// The six action types of the audit log.
+const (
+	TypeLogin    Type = "login"
+	TypeLogout   Type = "logout"
+	TypeCreate   Type = "create"
+	TypeUpdate   Type = "update"
+	TypeDelete   Type = "delete"
+	TypeSecurity Type = "security"
+)
+
+// Types lists every valid Type in display order.
+var Types = []Type{TypeLogin, TypeLogout, TypeCreate, TypeUpdate, TypeDelete, TypeSecurity}
+
+// ParseType returns the Type named by s (case-insensitive).
+func ParseType(s string) (Type, error) {
+	t := Type(strings.ToLower(strings.TrimSpace(s)))
+	for _, v := range Types {
+		if v == t {
+			return t, nil
+		}
+	}
+	return "", fmt.Errorf("unknown type %q (accepted: %s)", s, typeNames())
+}
+
+func typeNames() string {
+	names := make([]string, len(Types))
+	for i, t := range Types {
+		names[i] = string(t)
+	}
+	return strings.Join(names, ", ")
+}
+
+// Outcome tells whether the audited action succeeded.
+type Outcome string
+
+// The two outcomes; an event without one is a success.
+const (
+	OutcomeSuccess Outcome = "success"
+	OutcomeFailure Outcome = "failure"
+)
+
+// ParseOutcome returns the Outcome named by s (case-insensitive).
+func ParseOutcome(s string) (Outcome, error) {
+	switch o := Outcome(strings.ToLower(strings.TrimSpace(s))); o {
+	case OutcomeSuccess, OutcomeFailure:
+		return o, nil
+	}
+	return "", fmt.Errorf("unknown outcome %q (accepted: success, failure)", s)
+}
+
+// Event is one audit log entry: who did what, to which resource, from which
+// IP, and when. Field order and JSON names are the ones of the CSV header.
+type Event struct {
+	ID           string    `json:"id"`
+	Seq          int64     `json:"seq"`
+	Time         time.Time `json:"time"`
+	User         string    `json:"user"`
+	UserName     string    `json:"user_name"`
+	Type         Type      `json:"type"`
+	Action       string    `json:"action"`
+	ResourceType string    `json:"resource_type"`
+	Resource     string    `json:"resource"`
+	Details      string    `json:"details"`
+	IP           string    `json:"ip"`
+	Outcome      Outcome   `json:"outcome"`
+	Hash         string    `json:"hash"`
+}
+
+// Fields lists the event's field names in their canonical order: the JSON
+// names and the CSV header.
+var Fields = []string{"id", "seq", "time", "user", "user_name", "type", "action",
+	"resource_type", "resource", "details", "ip", "outcome", "hash"}
+
+// Size limits of the text fields, in bytes. Larger values are rejected on
+// ingest so that one bad producer cannot bloat the store.
+const (
+	MaxIDLen      = 128
+	MaxShortLen   = 256  // user, user_name, action, resource_type
+	MaxResource   = 1024 // resource
+	MaxDetailsLen = 8192 // details
+)
+
+// Values returns the event's fields as strings in the order of Fields, times
+// in RFC 3339 UTC. It is what CSV and TSV writers print.
+func (e *Event) Values() []string {
+	seq := ""
+	if e.Seq != 0 {
+		seq = fmt.Sprint(e.Seq)
+	}
+	return []string{e.ID, seq, FormatTime(e.Time), e.User, e.UserName, string(e.Type),
+		e.Action, e.ResourceType, e.Resource, e.Details, e.IP, string(e.Outcome), e.Hash}
+}
+
+// FormatTime renders t as RFC 3339 in UTC, with a fraction only where t has one.
+func FormatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// FieldError names the field of an event that failed validation.
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
+
+// Is makes every FieldError match ErrInvalid.
+func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
+
+// Normalize fills defaults (outcome success, UTC time) and validates the
+// event as an ingest would. It returns a *FieldError naming the first bad
+// field. It does not assign an id; callers give one or use NewID.
+func (e *Event) Normalize() error {
+	if e.Outcome == "" {
+		e.Outcome = OutcomeSuccess
+	}
+	e.Time = e.Time.UTC()
+	if err := validID(e.ID); err != nil {
+		return err
+	}
+	if e.Time.IsZero() {
+		return &FieldError{"time", "missing"}
+	}
+	if y := e.Time.Year(); y < 1970 || y > 9999 {
+		return &FieldError{"time", fmt.Sprintf("year %d out of range 1970-9999", y)}
+	}
+	if e.User == "" {
+		return &FieldError{"user", "missing (use \"system\" for automated actions)"}
+	}
+	t, err := ParseType(string(e.Type))
+	if err != nil {
+		return &FieldError{"type", err.Error()}
+	}
+	e.Type = t
+	o, err := ParseOutcome(string(e.Outcome))
+	if err != nil {
+		return &FieldError{"outcome", err.Error()}
+	}
+	e.Outcome = o
+	texts := []struct {
+		name string
+		v    string
+		max  int
+	}{
+		{"user", e.User, MaxShortLen},
+		{"user_name", e.UserName, MaxShortLen},
+		{"action", e.Action, MaxShortLen},
+		{"resource_type", e.ResourceType, MaxShortLen},
+		{"resource", e.Resource, MaxResource},
+		{"details", e.Details, MaxDetailsLen},
+	}
+	for _, f := range texts {
+		if err := validText(f.name, f.v, f.max); err != nil {
+			return err
+		}
+	}
+	if e.IP != "" {
+		a, err := netip.ParseAddr(e.IP)
+		if err != nil || a.Zone() != "" {
+			return &FieldError{"ip", fmt.Sprintf("invalid IP address %q (want IPv4 or IPv6 without zone)", truncate(e.IP, 64))}
+		}
+		e.IP = a.Unmap().String()
+	}
+	return nil
+}
+
+func validID(id string) error {
+	if id == "" {
+		return &FieldError{"id", "missing"}
+	}
+	if len(id) > MaxIDLen {
+		return &FieldError{"id", fmt.Sprintf("longer than %d bytes", MaxIDLen)}
+	}
+	if !utf8.ValidString(id) {
+		return &FieldError{"id", "not valid UTF-8"}
+	}
+	for _, r := range id {
+		if r <= ' ' || r == 0x7f {
+			return &FieldError{"id", fmt.Sprintf("contains a space or control character (%q)", truncate(id, 64))}
+		}
+	}
+	return nil
+}
+
+func validText(name, v string, max int) error {
+	if len(v) > max {
+		return &FieldError{name, fmt.Sprintf("%d bytes is longer than the limit of %d", len(v), max)}
+	}
+	if !utf8.ValidString(v) {
+		return &FieldError{name, "not valid UTF-8"}
+	}
+	if strings.IndexByte(v, 0) >= 0 {
+		return &FieldError{name, "contains a NUL byte"}
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,64 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"iter"
+)
+
+// Store is an audit log backend: an embedded SQLite file, a PostgreSQL
+// server, or a remote `audit serve`. Every backend passes the conformance
+// suite in internal/store/storetest.
+type Store interface {
+	// Append stores events in one all-or-nothing batch, assigning each new
+	// event its seq and hash (written back into the slice). Events whose id
+	// is already stored are skipped and counted as existing. Events are
+	// validated first; a bad one fails the batch with a *RecordError.
+	Append(ctx context.Context, events []Event) (AppendResult, error)
+
+	// Query streams the events matching f in f.Order by seq, at most
+	// f.Limit of them. Iteration holds store resources until it ends.
+	Query(ctx context.Context, f Filter) iter.Seq2[Event, error]
+
+	// Get returns the event with the given id, or an error wrapping
+	// ErrNotFound.
+	Get(ctx context.Context, id string) (Event, error)
+
+	// Follow streams the events matching f with seq greater than f.After in
+	// ascending seq order, then waits for new ones and streams them as they
+	// are committed, until ctx is done (which ends the stream without an
+	// error) or the caller stops iterating. f.Limit and f.Order are ignored.
+	Follow(ctx context.Context, f Filter) iter.Seq2[Event, error]
+
+	// Close releases the store.
+	Close() error
+}
+
+// AppendResult counts what an Append did.
+type AppendResult struct {
+	Added    int `json:"added"`
+	Existing int `json:"existing"`
+}
+
+// RecordError names the record of a batch that failed validation. Index is
+// the 0-based position in the batch; importers translate it to a line.
+type RecordError struct {
+	Index int
+	Err   error
+}
+
+func (e *RecordError) Error() string { return fmt.Sprintf("record %d: %v", e.Index+1, e.Err) }
+
+// Unwrap returns the validation error.
+func (e *RecordError) Unwrap() error { return e.Err }
+
+// ValidateBatch normalizes every event of a batch, returning a *RecordError
+// for the first invalid one. Stores call it before writing anything.
+func ValidateBatch(events []Event) error {
+	for i := range events {
+		if err := events[i].Normalize(); err != nil {
+			return &RecordError{Index: i, Err: err}
+		}
+	}
+	return nil
+}
