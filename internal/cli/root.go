@@ -1,0 +1,148 @@
+// Package cli assembles the command tree, runs it, and maps what went wrong
+// to a message and an exit code.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/audit-cli/audit/internal/cmd/export"
+	"github.com/audit-cli/audit/internal/cmd/importcmd"
+	"github.com/audit-cli/audit/internal/cmd/list"
+	"github.com/audit-cli/audit/internal/cmd/record"
+	"github.com/audit-cli/audit/internal/cmd/show"
+	"github.com/audit-cli/audit/internal/cmd/watch"
+	"github.com/audit-cli/audit/internal/cmdutil"
+	"github.com/audit-cli/audit/internal/config"
+	"github.com/audit-cli/audit/internal/iostreams"
+)
+
+// Main runs the command line with os.Args and returns the exit code. It is
+// the whole of cmd/audit's main, so tests can run the real tree in-process.
+func Main() int {
+	ios := iostreams.System()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	f, closeStore := NewFactory(ios)
+	root := NewCmdRoot(f)
+	root.SetArgs(os.Args[1:])
+	err := root.ExecuteContext(ctx)
+	if cerr := closeStore(); err == nil && cerr != nil {
+		err = cerr
+	}
+	return Report(ios, err)
+}
+
+// Report prints err on stderr, one line, and returns its exit code.
+func Report(ios *iostreams.IOStreams, err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	code := ExitCode(err)
+	var exitErr *cmdutil.ExitError
+	if !errors.As(err, &exitErr) {
+		fmt.Fprintf(ios.ErrOut, "audit: %v\n", err)
+	}
+	return code
+}
+
+// NewFactory returns the Factory of a real run: config from flags, env and
+// file; the store named by it, opened on first use.
+func NewFactory(ios *iostreams.IOStreams) (*cmdutil.Factory, func() error) {
+	f := &cmdutil.Factory{IOStreams: ios, Now: time.Now}
+	// AUDIT_NOW pins the clock for reproducible runs: relative times,
+	// periods and "Today" are read against it.
+	if s := os.Getenv("AUDIT_NOW"); s != "" {
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			f.Now = func() time.Time { return t }
+		}
+	}
+	f.Config = func() (*config.Config, error) {
+		return nil, errors.New("configuration not loaded")
+	}
+	f.Location = func() *time.Location { return time.Local }
+	var closeStore func() error
+	f.Store, closeStore = cmdutil.StoreOpener(func() (*config.Config, error) { return f.Config() })
+	return f, closeStore
+}
+
+// NewCmdRoot returns the root command with every subcommand.
+func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
+	var configPath string
+	cmd := &cobra.Command{
+		Use:   "audit <command> [flags]",
+		Short: "Review, export and watch an audit log",
+		Long: `audit reviews, exports and watches the audit log of the service you run:
+who did what, to which resource, from which IP address, and when.
+
+Events live in a store: an embedded SQLite file by default
+($XDG_DATA_HOME/audit/audit.db), a PostgreSQL server, or another
+machine's "audit serve". Every command works the same against each.
+
+Review the log weekly and investigate failed logins: repeated failures
+may be a brute-force attack.`,
+		Example: `  # What did jdavis change since yesterday?
+  audit list --user jdavis --since yesterday
+
+  # Failed logins this week, as JSON lines for jq
+  audit list --type login --failed --period this-week -o jsonl | jq -r .ip
+
+  # Record an event from a script
+  audit record --user jdavis --type update --action Updated \
+    --resource-type server --resource bbb-node-1 \
+    --details "Changed load_multiplier from 1.0 to 1.5" --ip 192.168.1.100`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return setup(f, cmd, configPath)
+		},
+	}
+	cmd.CompletionOptions.HiddenDefaultCmd = true
+	pf := cmd.PersistentFlags()
+	pf.String("store", "", "store `address`: a SQLite path, postgres://…, or http(s)://… of an audit serve (env AUDIT_STORE)")
+	pf.StringVar(&configPath, "config", "", "config `file` (default $XDG_CONFIG_HOME/audit/config.yaml)")
+	pf.String("color", "auto", "color output: auto, always, never")
+	pf.Bool("utc", false, "read and show times in UTC instead of the local zone")
+	pf.String("context", "", "use the named store context from the config file")
+	pf.String("token", "", "bearer token for a remote store (env AUDIT_TOKEN)")
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return cmdutil.FlagErrorWrap(err)
+	})
+
+	cmd.AddCommand(list.NewCmdList(f, nil))
+	cmd.AddCommand(record.NewCmdRecord(f, nil))
+	cmd.AddCommand(importcmd.NewCmdImport(f, nil))
+	cmd.AddCommand(show.NewCmdShow(f, nil))
+	cmd.AddCommand(watch.NewCmdWatch(f, nil))
+	cmd.AddCommand(export.NewCmdExport(f, nil))
+	return cmd
+}
+
+// setup loads the configuration once the flags are parsed and decides
+// color and zone for the whole run.
+func setup(f *cmdutil.Factory, cmd *cobra.Command, configPath string) error {
+	if configPath == "" {
+		configPath = os.Getenv("AUDIT_CONFIG")
+	}
+	cfg, err := config.Load(configPath, cmd.Flags())
+	if err != nil {
+		return cmdutil.FlagErrorWrap(err)
+	}
+	f.Config = func() (*config.Config, error) { return cfg, nil }
+	if err := f.IOStreams.SetColorMode(cfg.Color); err != nil {
+		return cmdutil.FlagErrorWrap(err)
+	}
+	loc, err := cfg.Location()
+	if err != nil {
+		return cmdutil.FlagErrorWrap(err)
+	}
+	f.Location = func() *time.Location { return loc }
+	return nil
+}

@@ -1,0 +1,57 @@
+package export
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// maxCursorFile bounds what readCursor reads: a seq is at most 20 digits.
+const maxCursorFile = 64
+
+// readCursor returns the seq stored in the cursor file at path: the last
+// event an earlier export wrote. A missing file is 0, the beginning of the
+// log; anything but a number >= 0 (and surrounding space) is an error that
+// names the file.
+func readCursor(path string) (int64, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("cannot read cursor file %s: %w", path, unwrapPath(err))
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return 0, fmt.Errorf("cursor file %s is empty: want the seq of the last exported event (delete the file to start from the beginning)", path)
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || len(b) > maxCursorFile {
+		if len(s) > 40 {
+			s = s[:40] + "…"
+		}
+		return 0, fmt.Errorf("cursor file %s is malformed (%q): want the seq of the last exported event, a number >= 0", path, s)
+	}
+	return n, nil
+}
+
+// prepareCursor writes seq to a temporary file beside the cursor file at
+// path, ready to be committed once the export is in place.
+func prepareCursor(path string, seq int64) (*pendingFile, error) {
+	p, err := createPending(path)
+	if err != nil {
+		return nil, fmt.Errorf("cursor file: %w", err)
+	}
+	if _, err := fmt.Fprintf(p, "%d\n", seq); err != nil {
+		p.abort()
+		return nil, fmt.Errorf("writing cursor file %s: %w", path, unwrapPath(err))
+	}
+	if err := p.finish(); err != nil {
+		p.abort()
+		return nil, fmt.Errorf("writing cursor file %s: %w", path, err)
+	}
+	return p, nil
+}

@@ -1,0 +1,100 @@
+// Package show implements `audit show`.
+package show
+
+import (
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/audit-cli/audit/internal/audit"
+	"github.com/audit-cli/audit/internal/cmdutil"
+	"github.com/audit-cli/audit/internal/iostreams"
+	"github.com/audit-cli/audit/internal/output"
+)
+
+// ShowOptions holds what a show run needs.
+type ShowOptions struct {
+	IO       *iostreams.IOStreams
+	Store    func() (audit.Store, error)
+	Now      func() time.Time
+	Location *time.Location
+
+	ID     string
+	Output cmdutil.OutputFlags
+}
+
+// NewCmdShow returns the show command. runF replaces showRun in tests.
+func NewCmdShow(f *cmdutil.Factory, runF func(*ShowOptions) error) *cobra.Command {
+	opts := &ShowOptions{IO: f.IOStreams, Store: f.Store, Now: f.Now}
+	cmd := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show one audit event in full",
+		Long: `Show every field of one audit event: id, seq, time, user, type, action,
+resource, details, IP address, outcome and its hash-chain value.`,
+		Example: `  audit show 01937c3e-8a4b-7d2e-9f1a-2b3c4d5e6f70
+  audit show 01937c3e-8a4b-7d2e-9f1a-2b3c4d5e6f70 -o json`,
+		Args: cmdutil.ExactArgs(1, "one event ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.ID = args[0]
+			opts.Location = f.Location()
+			if !cmd.Flags().Changed("output") {
+				opts.Output.Format = "" // key: value form unless a format is asked for
+			} else if err := opts.Output.Resolve(f, cmd); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return showRun(cmd, opts)
+		},
+	}
+	cmdutil.AddOutputFlags(cmd, &opts.Output)
+	return cmd
+}
+
+func showRun(cmd *cobra.Command, opts *ShowOptions) error {
+	st, err := opts.Store()
+	if err != nil {
+		return err
+	}
+	e, err := st.Get(cmd.Context(), opts.ID)
+	if err != nil {
+		return err
+	}
+	if opts.Output.Format != "" {
+		p, err := opts.Output.Printer(opts.IO, opts.Now(), opts.Location, false)
+		if err != nil {
+			return err
+		}
+		if err := p.Print(&e); err != nil {
+			return err
+		}
+		return p.Close()
+	}
+	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
+	when := audit.FormatTime(e.Time)
+	if opts.IO.IsStdoutTTY() {
+		when += "  (" + output.FormatDisplayTime(e.Time, opts.Now(), opts.Location) + ")"
+	}
+	rows := [][2]string{
+		{"ID", e.ID},
+		{"Seq", fmt.Sprint(e.Seq)},
+		{"Time", when},
+		{"User", e.User},
+		{"User name", e.UserName},
+		{"Type", string(e.Type)},
+		{"Action", e.Action},
+		{"Resource type", e.ResourceType},
+		{"Resource", e.Resource},
+		{"Details", e.Details},
+		{"IP address", e.IP},
+		{"Outcome", string(e.Outcome)},
+		{"Hash", e.Hash},
+	}
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s:\t%s\n", r[0], output.Sanitize(r[1]))
+	}
+	return tw.Flush()
+}

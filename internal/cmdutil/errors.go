@@ -1,0 +1,35 @@
+// Package cmdutil holds what every command package shares: the Factory that
+// gives commands their streams, store and clock, the error types the command
+// line maps to exit codes, and the filter flags of DESIGN.md §2.
+package cmdutil
+
+import (
+	"errors"
+	"fmt"
+)
+
+// FlagError is a usage error: a bad flag, argument or value. It exits 2.
+type FlagError struct{ err error }
+
+func (e *FlagError) Error() string { return e.err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *FlagError) Unwrap() error { return e.err }
+
+// FlagErrorf returns a FlagError with a formatted message.
+func FlagErrorf(format string, args ...any) error {
+	return &FlagError{fmt.Errorf(format, args...)}
+}
+
+// FlagErrorWrap wraps err as a FlagError.
+func FlagErrorWrap(err error) error { return &FlagError{err} }
+
+// ExitError ends the run with Code and no message beyond what the command
+// already printed, e.g. `list --exit-status` finding nothing.
+type ExitError struct{ Code int }
+
+func (e *ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
+
+// ErrCancel means the user interrupted the work before it finished; it exits
+// 130.
+var ErrCancel = errors.New("interrupted")

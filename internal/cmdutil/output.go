@@ -1,0 +1,68 @@
+package cmdutil
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/audit-cli/audit/internal/iostreams"
+	"github.com/audit-cli/audit/internal/output"
+)
+
+// OutputFlags are -o/--output, --template and --no-headers.
+type OutputFlags struct {
+	Format    string
+	Template  string
+	NoHeaders bool
+}
+
+// AddOutputFlags registers the output flags on cmd.
+func AddOutputFlags(cmd *cobra.Command, of *OutputFlags) {
+	cmd.Flags().StringVarP(&of.Format, "output", "o", "table", "output `format`: "+strings.Join(output.Formats, ", "))
+	cmd.Flags().StringVar(&of.Template, "template", "", "Go text/template for -o template, e.g. '{{.User}} {{.IP}}'")
+	cmd.Flags().BoolVar(&of.NoHeaders, "no-headers", false, "omit the header row of table, csv and tsv output")
+}
+
+// Resolve applies the configured default output when -o was not given and
+// checks the combination of flags.
+func (of *OutputFlags) Resolve(f *Factory, cmd *cobra.Command) error {
+	if !cmd.Flags().Changed("output") {
+		if cfg, err := f.Config(); err == nil && cfg.Output != "" {
+			of.Format = cfg.Output
+		}
+	}
+	if !slices.Contains(output.Formats, of.Format) {
+		return FlagErrorf("invalid --output %q (accepted: %s)", of.Format, strings.Join(output.Formats, ", "))
+	}
+	if of.Template != "" && !cmd.Flags().Changed("output") {
+		of.Format = "template"
+	}
+	if of.Format == "template" && of.Template == "" {
+		return FlagErrorf("-o template needs --template, e.g. --template '{{.User}} {{.Action}}'")
+	}
+	return nil
+}
+
+// Printer returns the printer for these flags on ios's stdout.
+func (of *OutputFlags) Printer(ios *iostreams.IOStreams, now time.Time, loc *time.Location, stream bool) (output.Printer, error) {
+	// Color forced onto a pipe (--color always, CLICOLOR_FORCE) asks for the
+	// terminal's view, e.g. for `less -R`.
+	p, err := output.New(ios.Out, output.Options{
+		Format:    of.Format,
+		TTY:       ios.IsStdoutTTY() || ios.ColorEnabled(),
+		Color:     ios.ColorEnabled(),
+		Width:     ios.TerminalWidth(),
+		Now:       now,
+		Location:  loc,
+		NoHeaders: of.NoHeaders,
+		Template:  of.Template,
+		Stream:    stream,
+	})
+	if err != nil {
+		return nil, FlagErrorWrap(fmt.Errorf("--output: %w", err))
+	}
+	return p, nil
+}

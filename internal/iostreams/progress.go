@@ -1,0 +1,113 @@
+package iostreams
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// progressInterval is the least time between two redraws of a progress line.
+const progressInterval = 200 * time.Millisecond
+
+// Progress reports a long operation (import, export) on one line of stderr:
+// rows done, rows per second and time elapsed, redrawn in place at most five
+// times a second. It draws nothing when stderr is not a terminal, nor for an
+// operation that ends before the first redraw is due, so pipes, logs and
+// quick runs stay clean. A nil *Progress is a valid no-op. It is safe for
+// concurrent use.
+type Progress struct {
+	mu      sync.Mutex
+	w       io.Writer // nil: a no-op
+	label   string
+	now     func() time.Time
+	start   time.Time
+	last    time.Time // time of the last redraw (start before the first)
+	n       int64
+	drawn   int // display width of the line last drawn; 0 if none
+	stopped bool
+}
+
+// StartProgress begins reporting the operation named by label (e.g.
+// "Importing") on stderr. Call Add as rows are done and Done at the end.
+func (s *IOStreams) StartProgress(label string) *Progress {
+	p := &Progress{label: label, now: time.Now}
+	if s.stderrTTY {
+		p.w = s.ErrOut
+	}
+	p.start = p.now()
+	p.last = p.start
+	return p
+}
+
+// Add counts n more rows done and redraws the line if it is due.
+func (p *Progress) Add(n int) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.n += int64(n)
+	if p.w == nil || p.stopped {
+		return
+	}
+	if t := p.now(); t.Sub(p.last) >= progressInterval {
+		p.last = t
+		p.draw(t)
+	}
+}
+
+// Done ends the report and erases the line, leaving the cursor at the start
+// of it for the command's own summary. Further calls do nothing.
+func (p *Progress) Done() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		return
+	}
+	p.stopped = true
+	if p.w != nil && p.drawn > 0 {
+		fmt.Fprint(p.w, "\r"+strings.Repeat(" ", p.drawn)+"\r")
+		p.drawn = 0
+	}
+}
+
+// draw rewrites the line; spaces blank what a longer previous line left.
+func (p *Progress) draw(t time.Time) {
+	elapsed := t.Sub(p.start)
+	rate := int64(0)
+	if secs := elapsed.Seconds(); secs > 0 {
+		rate = int64(float64(p.n) / secs)
+	}
+	line := fmt.Sprintf("%s: %s rows, %s/s, %s", p.label, groupDigits(p.n), groupDigits(rate),
+		elapsed.Truncate(time.Second))
+	pad := ""
+	if len(line) < p.drawn {
+		pad = strings.Repeat(" ", p.drawn-len(line))
+	}
+	fmt.Fprint(p.w, "\r"+line+pad)
+	p.drawn = len(line)
+}
+
+// groupDigits writes n with thousands separators: 1234567 → "1,234,567".
+func groupDigits(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}

@@ -1,0 +1,82 @@
+package output
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/template"
+
+	"github.com/audit-cli/audit/internal/audit"
+)
+
+// templateFuncs are the functions a --template may call besides the
+// builtins: {{time .Time}} gives RFC 3339 UTC, {{json .}} or {{json
+// .Details}} gives JSON without HTML escaping, {{action .}} gives the
+// ACTION column's text, and {{humanize .ResourceType}} the resource type
+// in words.
+var templateFuncs = template.FuncMap{
+	"time": audit.FormatTime,
+	"json": func(v any) (string, error) {
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			return "", err
+		}
+		return strings.TrimSuffix(b.String(), "\n"), nil
+	},
+	"action":   ActionText,
+	"humanize": HumanizeResourceType,
+}
+
+// templatePrinter executes a Go text/template per event. The data is the
+// audit.Event, its time in UTC, so fields are named as in Go: {{.User}},
+// {{.UserName}}, {{.ResourceType}}. A newline is appended to a template that
+// does not end with one, so each event ends its line.
+type templatePrinter struct {
+	out    *sink
+	tmpl   *template.Template
+	buf    bytes.Buffer
+	closed bool
+}
+
+func newTemplatePrinter(out *sink, opts Options) (*templatePrinter, error) {
+	if opts.Template == "" {
+		return nil, fmt.Errorf("the template output format needs a template (--template)")
+	}
+	text := opts.Template
+	if !strings.HasSuffix(text, "\n") {
+		text += "\n"
+	}
+	tmpl, err := template.New("output").Funcs(templateFuncs).Parse(text)
+	if err != nil {
+		return nil, fmt.Errorf("invalid template: %w", err)
+	}
+	return &templatePrinter{out: out, tmpl: tmpl}, nil
+}
+
+func (p *templatePrinter) Print(e *audit.Event) error {
+	if p.closed {
+		return errClosed
+	}
+	p.buf.Reset()
+	ev := *e
+	ev.Time = ev.Time.UTC()
+	// Executed into a buffer so that a failing event prints nothing of itself.
+	if err := p.tmpl.Execute(&p.buf, &ev); err != nil {
+		return fmt.Errorf("template: %w", err)
+	}
+	if _, err := p.out.Write(p.buf.Bytes()); err != nil {
+		return err
+	}
+	return p.out.endEvent()
+}
+
+func (p *templatePrinter) Close() error {
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	return p.out.flush()
+}

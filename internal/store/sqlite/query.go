@@ -1,0 +1,351 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"iter"
+	"math"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/audit-cli/audit/internal/audit"
+)
+
+// columns are the events columns a query reads, in the order scanEvent
+// expects.
+const columns = "seq, id, time, user, user_name, type, action, resource_type, resource, details, ip, outcome, hash"
+
+// Query streams the events that match f, in f.Order by seq, at most f.Limit
+// of them. Rows are read as the caller iterates, so memory stays constant
+// however many events match; stopping early releases the rows.
+func (s *Store) Query(ctx context.Context, f audit.Filter) iter.Seq2[audit.Event, error] {
+	return func(yield func(audit.Event, error) bool) {
+		db, err := s.readers(ctx)
+		if err != nil {
+			yield(audit.Event{}, err)
+			return
+		}
+		q, args := selectSQL(&f, f.Order, f.Limit)
+		rows, err := db.QueryContext(ctx, q, args...)
+		if err != nil {
+			yield(audit.Event{}, s.wrapErr("query", err))
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			e, err := scanEvent(rows)
+			if err != nil {
+				yield(audit.Event{}, s.wrapErr("query", err))
+				return
+			}
+			if !yield(e, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(audit.Event{}, s.wrapErr("query", err))
+		}
+	}
+}
+
+// Get returns the event with the given id.
+func (s *Store) Get(ctx context.Context, id string) (audit.Event, error) {
+	db, err := s.readers(ctx)
+	if err != nil {
+		return audit.Event{}, err
+	}
+	e, err := scanEvent(db.QueryRowContext(ctx, "SELECT "+columns+" FROM events WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return audit.Event{}, fmt.Errorf("event %q: %w", id, audit.ErrNotFound)
+	}
+	if err != nil {
+		return audit.Event{}, s.wrapErr("get event from", err)
+	}
+	return e, nil
+}
+
+// Head returns the seq and hash of the newest event, 0 and "" when the
+// store is empty: where the hash chain continues.
+func (s *Store) Head(ctx context.Context) (seq int64, hash string, err error) {
+	db, err := s.readers(ctx)
+	if err != nil {
+		return 0, "", err
+	}
+	err = db.QueryRowContext(ctx, "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, "", nil
+	}
+	if err != nil {
+		return 0, "", s.wrapErr("read the head of", err)
+	}
+	return seq, hash, nil
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanEvent(r scanner) (audit.Event, error) {
+	var e audit.Event
+	var t int64
+	var typ, outcome string
+	err := r.Scan(&e.Seq, &e.ID, &t, &e.User, &e.UserName, &typ, &e.Action, &e.ResourceType,
+		&e.Resource, &e.Details, &e.IP, &outcome, &e.Hash)
+	e.Time = time.Unix(0, t).UTC()
+	e.Type, e.Outcome = audit.Type(typ), audit.Outcome(outcome)
+	return e, err
+}
+
+// selectSQL builds the query for f with every condition in WHERE as bound
+// parameters; no value is ever part of the SQL text.
+func selectSQL(f *audit.Filter, order audit.Order, limit int) (string, []any) {
+	var b strings.Builder
+	b.WriteString("SELECT " + columns + " FROM events")
+	where, args := whereSQL(f)
+	if where != "" {
+		b.WriteString(" WHERE " + where)
+	}
+	if order == audit.Descending {
+		b.WriteString(" ORDER BY seq DESC")
+	} else {
+		b.WriteString(" ORDER BY seq ASC")
+	}
+	if limit > 0 {
+		b.WriteString(" LIMIT ?")
+		args = append(args, limit)
+	}
+	return b.String(), args
+}
+
+// whereSQL translates every condition of f (all but Limit and Order) to
+// SQL that agrees with audit.Filter.Match, the reference.
+//
+// Text filters: a value without '*' is an equality and one with '*' a LIKE
+// prefix/infix pattern, both on NOCASE columns so that their indexes serve
+// them. SQLite folds ASCII letters only, while Match folds all of Unicode,
+// so a pattern with a non-ASCII character is matched by audit_glob, which is
+// audit.Glob itself; its leading ASCII part, if any, still narrows the
+// search through the index. One difference remains: Go lowercases 'İ'
+// (U+0130) to "i" and the Kelvin sign (U+212A) to "k", so an ASCII pattern
+// such as "ismail" matches a stored "İsmail" in Match but not here.
+func whereSQL(f *audit.Filter) (string, []any) {
+	var w whereBuilder
+	if len(f.Users) > 0 {
+		w.addAll(textCond([]string{"user", "user_name"}, f.Users))
+	}
+	if len(f.Types) > 0 {
+		args := make([]any, len(f.Types))
+		for i, t := range f.Types {
+			args[i] = string(t)
+		}
+		w.add("type IN ("+placeholders(len(args))+")", args...)
+	}
+	if len(f.Actions) > 0 {
+		w.addAll(textCond([]string{"action"}, f.Actions))
+	}
+	if len(f.Resources) > 0 {
+		w.addAll(textCond([]string{"resource"}, f.Resources))
+	}
+	if len(f.ResourceTypes) > 0 {
+		w.addAll(textCond([]string{"resource_type"}, f.ResourceTypes))
+	}
+	if len(f.IPs) > 0 {
+		w.addAll(ipCond(f.IPs))
+	}
+	if f.Outcome != "" {
+		w.add("outcome = ?", string(f.Outcome))
+	}
+	if !f.Since.IsZero() {
+		if f.Since.After(maxTime) {
+			w.add("0")
+		} else {
+			w.add("time >= ?", clampNanos(f.Since))
+		}
+	}
+	if !f.Until.IsZero() && !f.Until.After(maxTime) {
+		w.add("time < ?", clampNanos(f.Until))
+	}
+	if f.Search != "" {
+		if isASCII(f.Search) {
+			p := "%" + escapeLike(f.Search) + "%"
+			w.add(`(action LIKE ? ESCAPE '\' OR resource LIKE ? ESCAPE '\' OR details LIKE ? ESCAPE '\')`, p, p, p)
+		} else {
+			w.add("audit_contains(?, action, resource, details)", f.Search)
+		}
+	}
+	if f.After > 0 {
+		w.add("seq > ?", f.After)
+	}
+	if f.Before > 0 {
+		w.add("seq < ?", f.Before)
+	}
+	return strings.Join(w.conds, " AND "), w.args
+}
+
+type whereBuilder struct {
+	conds []string
+	args  []any
+}
+
+func (w *whereBuilder) add(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+func (w *whereBuilder) addAll(cond string, args []any) { w.add(cond, args...) }
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// textCond is the condition that any of cols matches any of patterns (see
+// whereSQL).
+func textCond(cols []string, patterns []string) (string, []any) {
+	var terms []string
+	var args []any
+	var exact []any
+	for _, p := range patterns {
+		switch {
+		case !isASCII(p):
+			prefix := asciiPrefix(p)
+			for _, c := range cols {
+				if prefix != "" {
+					terms = append(terms, "("+c+" LIKE ?"+escapeClause(prefix)+" AND audit_glob(?, "+c+"))")
+					args = append(args, escapeLike(prefix)+"%", p)
+				} else {
+					terms = append(terms, "audit_glob(?, "+c+")")
+					args = append(args, p)
+				}
+			}
+		case strings.Contains(p, "*"):
+			like := globToLike(p)
+			for _, c := range cols {
+				terms = append(terms, c+" LIKE ?"+escapeClause(p))
+				args = append(args, like)
+			}
+		default:
+			exact = append(exact, p)
+		}
+	}
+	if len(exact) > 0 {
+		in := " IN (" + placeholders(len(exact)) + ")"
+		if len(exact) == 1 {
+			in = " = ?"
+		}
+		for _, c := range cols {
+			terms = append(terms, c+in)
+			args = append(args, exact...)
+		}
+	}
+	return "(" + strings.Join(terms, " OR ") + ")", args
+}
+
+// escapeClause is the ESCAPE clause a LIKE pattern made from p needs: none
+// when p has no LIKE wildcard of its own, which keeps the most common
+// patterns in the plainest form for the query planner.
+func escapeClause(p string) string {
+	if strings.ContainsAny(p, `%_\`) {
+		return ` ESCAPE '\'`
+	}
+	return ""
+}
+
+// escapeLike quotes the LIKE wildcards of s with '\'. It is used with
+// escapeClause; a '\' needs escaping only when the ESCAPE clause is there,
+// which escapeClause adds for it.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// globToLike turns an audit glob ('*' any run, all else literal) into a
+// LIKE pattern.
+func globToLike(p string) string {
+	parts := strings.Split(p, "*")
+	for i, part := range parts {
+		parts[i] = escapeLike(part)
+	}
+	return strings.Join(parts, "%")
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// asciiPrefix is the part of a glob before its first '*' or non-ASCII byte.
+func asciiPrefix(p string) string {
+	for i := 0; i < len(p); i++ {
+		if p[i] >= 0x80 || p[i] == '*' {
+			return p[:i]
+		}
+	}
+	return p
+}
+
+// ipCond is the condition that ip_bin lies in any of the prefixes.
+func ipCond(prefixes []netip.Prefix) (string, []any) {
+	var terms []string
+	var args []any
+	for _, p := range prefixes {
+		if !p.IsValid() {
+			continue // Match's Contains is false for it, too
+		}
+		lo, hi := prefixRange(p)
+		if len(lo) == len(hi) && string(lo) == string(hi) {
+			terms = append(terms, "ip_bin = ?")
+			args = append(args, lo)
+		} else {
+			terms = append(terms, "ip_bin BETWEEN ? AND ?")
+			args = append(args, lo, hi)
+		}
+	}
+	if len(terms) == 0 {
+		return "0", nil
+	}
+	return "(" + strings.Join(terms, " OR ") + ")", args
+}
+
+// ipKey is the ip_bin form of an address: its family (4 or 6) as one byte,
+// then its 4 or 16 bytes. Stored addresses are never IPv4-mapped IPv6
+// (audit.Event.Normalize unmaps them).
+func ipKey(a netip.Addr) []byte {
+	if a.Is4() {
+		b := a.As4()
+		return append([]byte{4}, b[:]...)
+	}
+	b := a.As16()
+	return append([]byte{6}, b[:]...)
+}
+
+// prefixRange returns the first and last ip_bin of the prefix. An
+// IPv4-mapped IPv6 prefix stays IPv6, as in netip.Prefix.Contains, and so
+// matches no stored (unmapped) address, as in audit.Filter.Match.
+func prefixRange(p netip.Prefix) (lo, hi []byte) {
+	p = p.Masked()
+	lo = ipKey(p.Addr())
+	hi = append([]byte(nil), lo...)
+	for i := p.Bits(); i < p.Addr().BitLen(); i++ {
+		hi[1+i/8] |= 0x80 >> (i % 8)
+	}
+	return lo, hi
+}
+
+// maxTime is the latest time the time column can hold: Unix nanoseconds
+// in an int64.
+var maxTime = time.Unix(0, math.MaxInt64).UTC()
+
+// clampNanos is t in Unix nanoseconds, clamped to the int64 range.
+func clampNanos(t time.Time) int64 {
+	switch {
+	case t.Before(time.Unix(0, math.MinInt64)):
+		return math.MinInt64
+	case t.After(maxTime):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}

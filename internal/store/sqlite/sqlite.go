@@ -1,0 +1,287 @@
+// Package sqlite is the embedded audit.Store: one SQLite file in WAL mode,
+// the default store of the command line (DESIGN.md §6).
+//
+// The file is created on the first write, never by a read: Query, Get,
+// Follow and Head on a path where no store exists yet fail with an error
+// wrapping audit.ErrUnavailable that tells the user how to create one.
+//
+// Each Store keeps two connection pools on the file: a writer with a single
+// connection, whose transactions start with BEGIN IMMEDIATE so that
+// concurrent writers (other processes included) queue on the busy timeout
+// instead of failing with "database is locked", and a pool of query-only
+// readers, which WAL lets run while a write is in progress.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/audit-cli/audit/internal/audit"
+	sqlite3 "github.com/mattn/go-sqlite3"
+)
+
+// Options configures a Store.
+type Options struct {
+	// ChainKey is the HMAC key of the hash chain; nil means plain SHA-256.
+	ChainKey []byte
+
+	// PollInterval is how often Follow looks for new events; 0 means
+	// DefaultPollInterval. Tests shorten it.
+	PollInterval time.Duration
+}
+
+// DefaultPollInterval is how often Follow checks the file for new commits.
+const DefaultPollInterval = 100 * time.Millisecond
+
+// busyTimeout is how long a connection waits for another writer's lock
+// before giving up. Batches of an import commit in well under a second, so
+// ten seconds only runs out when something holds the file for far too long.
+const busyTimeout = 10 * time.Second
+
+// Store is an audit.Store on one SQLite file. It is safe for concurrent use.
+type Store struct {
+	path string // as the caller gave it, for messages
+	dsn  string // the file as a URI path for the driver, query string excluded
+	opts Options
+
+	mu     sync.Mutex
+	closed bool
+	rdb    *sql.DB // readers; nil until the store is known to exist
+	wdb    *sql.DB // the single writer; nil until the first write
+}
+
+var _ audit.Store = (*Store)(nil)
+
+// Open returns the store at path. A missing file is not an error: it is
+// created, with its parent directories, by the first Append or Init. An
+// existing file is checked now, so that a path naming something that is not
+// an audit store, or a store written by a newer version of audit, fails
+// here with an error wrapping audit.ErrUnavailable.
+func Open(path string, opts Options) (*Store, error) {
+	if path == "" {
+		return nil, fmt.Errorf("%w: no path given for the SQLite store", audit.ErrInvalid)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", audit.ErrUnavailable, path, err)
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = DefaultPollInterval
+	}
+	s := &Store{path: path, dsn: "file:" + escapeURIPath(abs), opts: opts}
+	if _, err := s.readers(context.Background()); err != nil && !errors.Is(err, errMissing) {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Path returns the file of the store as it was given to Open.
+func (s *Store) Path() string { return s.path }
+
+// Init creates the store's file and schema if they do not exist yet, as the
+// first Append would. Reading commands never call it; tests and `audit
+// import` of an empty file may.
+func (s *Store) Init(ctx context.Context) error {
+	_, err := s.writer(ctx)
+	return err
+}
+
+// Close releases the store's connections. Iterators still running fail on
+// their next step.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	var errs []error
+	if s.wdb != nil {
+		// Lets SQLite refresh the statistics its planner uses, cheaply, as
+		// its documentation recommends before closing a writer.
+		_, _ = s.wdb.Exec("PRAGMA optimize")
+		errs = append(errs, s.wdb.Close())
+	}
+	if s.rdb != nil {
+		errs = append(errs, s.rdb.Close())
+	}
+	s.rdb, s.wdb = nil, nil
+	return errors.Join(errs...)
+}
+
+// errMissing marks "there is no store at this path yet"; it wraps
+// audit.ErrUnavailable and is what reads on a new path return.
+var errMissing = errors.New("no audit store")
+
+type missingError struct{ path string }
+
+func (e *missingError) Error() string {
+	return fmt.Sprintf("no audit store at %s: record an event (audit record …) or import some (audit import FILE) first", e.path)
+}
+
+func (e *missingError) Is(target error) bool {
+	return target == errMissing || target == audit.ErrUnavailable
+}
+
+var errClosed = errors.New("store is closed")
+
+// readers returns the reader pool, opening it when the file exists. It
+// fails with a *missingError when the file does not exist or holds no
+// schema yet, and never creates the file.
+func (s *Store) readers(ctx context.Context) (*sql.DB, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, fmt.Errorf("sqlite store %s: %w", s.path, errClosed)
+	}
+	if s.rdb != nil {
+		return s.rdb, nil
+	}
+	return s.openReadersLocked(ctx)
+}
+
+func (s *Store) openReadersLocked(ctx context.Context) (*sql.DB, error) {
+	fi, err := os.Stat(s.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, &missingError{s.path}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", audit.ErrUnavailable, err)
+	}
+	if fi.IsDir() {
+		return nil, fmt.Errorf("%w: %s is a directory, not an audit store", audit.ErrUnavailable, s.path)
+	}
+	db, err := sql.Open(driverName, s.readerDSN())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", audit.ErrUnavailable, s.path, err)
+	}
+	db.SetMaxOpenConns(4)
+	db.SetMaxIdleConns(4)
+	v, err := checkSchema(ctx, db, s.path)
+	if err == nil && v < schemaVersion {
+		// Older (or empty) file: writing brings it up to date; reading an
+		// empty one reports it missing.
+		if v == 0 {
+			err = &missingError{s.path}
+		} else if _, err = s.openWriterLocked(ctx); err == nil {
+			_, err = checkSchema(ctx, db, s.path)
+		}
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.rdb = db
+	return db, nil
+}
+
+// writer returns the writer pool, creating the file, its directories and
+// the schema as needed.
+func (s *Store) writer(ctx context.Context) (*sql.DB, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, fmt.Errorf("sqlite store %s: %w", s.path, errClosed)
+	}
+	if s.wdb != nil {
+		return s.wdb, nil
+	}
+	if err := createFile(s.path); err != nil {
+		return nil, err
+	}
+	if _, err := s.openWriterLocked(ctx); err != nil {
+		return nil, err
+	}
+	if s.rdb == nil {
+		if _, err := s.openReadersLocked(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return s.wdb, nil
+}
+
+func (s *Store) openWriterLocked(ctx context.Context) (*sql.DB, error) {
+	if s.wdb != nil {
+		return s.wdb, nil
+	}
+	db, err := sql.Open(driverName, s.writerDSN())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", audit.ErrUnavailable, s.path, err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	if err := migrate(ctx, db, s.path); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.wdb = db
+	return db, nil
+}
+
+// createFile creates path (mode 0600) and its missing parent directories
+// (mode 0700) unless it exists: audit logs are nobody else's business.
+func createFile(path string) error {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("%w: create the directory of the audit store: %v", audit.ErrUnavailable, err)
+		}
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("%w: create the audit store: %v", audit.ErrUnavailable, err)
+	}
+	return f.Close()
+}
+
+// The connection parameters. synchronous=FULL makes a commit durable
+// across an OS crash in WAL mode (NORMAL would only survive an application
+// crash); mode=rw keeps readers from ever creating the file.
+func (s *Store) writerDSN() string {
+	if x := os.Getenv("ZZ_DSN"); x != "" {
+		return s.dsn + "?" + x
+	}
+	return s.dsn + fmt.Sprintf("?mode=rwc&_journal_mode=WAL&_synchronous=FULL&_busy_timeout=%d&_txlock=immediate&_cache_size=%d",
+		busyTimeout.Milliseconds(), writerCacheKiB)
+}
+
+func (s *Store) readerDSN() string {
+	return s.dsn + fmt.Sprintf("?mode=rw&_busy_timeout=%d&_query_only=1", busyTimeout.Milliseconds())
+}
+
+// writerCacheKiB is the writer's page cache as SQLite's negative
+// cache_size (KiB). The default 2 MiB makes index maintenance of large
+// imports spill to disk; 64 MiB keeps the hot index pages in memory.
+const writerCacheKiB = -65536
+
+// escapeURIPath makes a file path safe inside a "file:" URI, which SQLite
+// decodes: only '%', '?' and '#' have a meaning there.
+func escapeURIPath(p string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(filepath.ToSlash(p))
+}
+
+// wrapErr puts the operation and the file into err. Errors that mean the
+// store cannot be used at all (not a database, corrupt, unreadable) also
+// wrap audit.ErrUnavailable, so that the command line exits with 3.
+func (s *Store) wrapErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, audit.ErrUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var se sqlite3.Error
+	if errors.As(err, &se) {
+		switch se.Code {
+		case sqlite3.ErrNotADB, sqlite3.ErrCorrupt, sqlite3.ErrCantOpen, sqlite3.ErrPerm, sqlite3.ErrAuth:
+			return fmt.Errorf("%w: %s %s: %v", audit.ErrUnavailable, op, s.path, err)
+		}
+	}
+	return fmt.Errorf("%s %s: %w", op, s.path, err)
+}
