@@ -38,20 +38,14 @@ func readCursor(path string) (int64, error) {
 	return n, nil
 }
 
-// prepareCursor writes seq to a temporary file beside the cursor file at
-// path, ready to be committed once the export is in place.
-func prepareCursor(path string, seq int64) (*pendingFile, error) {
-	p, err := createPending(path)
-	if err != nil {
-		return nil, fmt.Errorf("cursor file: %w", err)
-	}
+// writeCursor writes seq to the cursor's temporary file and syncs it,
+// ready to be committed once the export is in place.
+func writeCursor(p *pendingFile, seq int64) error {
 	if _, err := fmt.Fprintf(p, "%d\n", seq); err != nil {
-		p.abort()
-		return nil, fmt.Errorf("writing cursor file %s: %w", path, unwrapPath(err))
+		return fmt.Errorf("writing cursor file %s: %w", p.path, unwrapPath(err))
 	}
 	if err := p.finish(); err != nil {
-		p.abort()
-		return nil, fmt.Errorf("writing cursor file %s: %w", path, err)
+		return fmt.Errorf("writing cursor file %s: %w", p.path, err)
 	}
-	return p, nil
+	return nil
 }

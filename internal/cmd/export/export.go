@@ -234,6 +234,8 @@ func (s *stats) add(e *audit.Event) {
 // utf8BOM is the byte order mark --bom writes before the CSV header.
 const utf8BOM = "\ufeff"
 
+// exportRun exports the events that opts select; ctx ends it early (SIGINT,
+// SIGTERM), with an error wrapping cmdutil.ErrCancel and nothing written.
 func exportRun(ctx context.Context, opts *ExportOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
@@ -260,11 +262,6 @@ func exportRun(ctx context.Context, opts *ExportOptions) error {
 		}
 		filter.After = cursor
 	}
-
-	var (
-		file     *pendingFile
-		manifest *pendingFile
-	)
 	if tgt.path != "" {
 		if err := checkTarget(tgt.path, opts.Force); err != nil {
 			return err
@@ -281,7 +278,22 @@ func exportRun(ctx context.Context, opts *ExportOptions) error {
 		return err
 	}
 
+	// A cursor that cannot be written fails the run before the export, not
+	// after it. To a file, its temporary file is made now; to stdout, where
+	// a closed pipe (| head) ends the process at once, only at the end.
+	var cursorFile *pendingFile
+	if opts.CursorFile != "" {
+		if tgt.path != "" {
+			if cursorFile, err = createPending(opts.CursorFile); err != nil {
+				return fmt.Errorf("cursor file: %w", err)
+			}
+			defer cursorFile.abort()
+		} else if err := checkDir(opts.CursorFile); err != nil {
+			return fmt.Errorf("cursor file: %w", err)
+		}
+	}
 	var sink io.Writer = opts.IO.Out
+	var file *pendingFile
 	var progress *iostreams.Progress
 	if tgt.path != "" {
 		if file, err = createPending(tgt.path); err != nil {
@@ -298,48 +310,45 @@ func exportRun(ctx context.Context, opts *ExportOptions) error {
 		return exportError(ctx, tgt, err)
 	}
 
-	dest := "standard output"
+	// Everything is written to temporary files and synced before anything
+	// is put in place: the file, then its manifest, then the cursor.
+	var commits []*pendingFile
 	if file != nil {
-		dest = tgt.path
 		if err := file.finish(); err != nil {
 			return fmt.Errorf("writing %s: %w", tgt.path, err)
 		}
-		var commits []*pendingFile
 		commits = append(commits, file)
 		if opts.Manifest {
 			m := newManifest(opts, tgt, filter, period, s, file)
-			if manifest, err = writeManifest(tgt.path, m); err != nil {
+			manifest, err := writeManifest(tgt.path, m)
+			if err != nil {
 				return err
 			}
 			defer manifest.abort()
 			commits = append(commits, manifest)
 		}
-		var cursorFile *pendingFile
-		if opts.CursorFile != "" {
-			if cursorFile, err = prepareCursor(opts.CursorFile, newCursor(cursor, s)); err != nil {
-				return err
+	}
+	if opts.CursorFile != "" {
+		if cursorFile == nil {
+			if cursorFile, err = createPending(opts.CursorFile); err != nil {
+				return fmt.Errorf("cursor file: %w", err)
 			}
 			defer cursorFile.abort()
 		}
-		// Last chance to give up cleanly: after this, the files go in place.
-		if ctx.Err() != nil {
-			return fmt.Errorf("export to %s stopped, no file written: %w", tgt.path, cmdutil.ErrCancel)
-		}
-		if err := commitAll(commits, cursorFile, opts.Force); err != nil {
+		if err := writeCursor(cursorFile, newCursor(cursor, s)); err != nil {
 			return err
 		}
-	} else if opts.CursorFile != "" {
-		if ctx.Err() != nil {
-			return fmt.Errorf("export stopped, cursor unchanged: %w", cmdutil.ErrCancel)
-		}
-		cf, err := prepareCursor(opts.CursorFile, newCursor(cursor, s))
-		if err != nil {
-			return err
-		}
-		defer cf.abort()
-		if err := commitAll(nil, cf, true); err != nil {
-			return err
-		}
+	}
+	// Last chance to give up cleanly: after this, the files go in place.
+	if ctx.Err() != nil {
+		return exportError(ctx, tgt, ctx.Err())
+	}
+	if err := commitAll(commits, cursorFile, opts.Force); err != nil {
+		return err
+	}
+	dest := "standard output"
+	if file != nil {
+		dest = tgt.path
 	}
 	progress.Done()
 
@@ -462,6 +471,19 @@ func checkTarget(path string, force bool) error {
 	}
 	if !force {
 		return existsError(path)
+	}
+	return nil
+}
+
+// checkDir fails unless the directory that would hold path exists.
+func checkDir(path string) error {
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, unwrapPath(err))
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("cannot write %s: %s is not a directory", path, dir)
 	}
 	return nil
 }

@@ -861,3 +861,64 @@ func TestExportDeterministic(t *testing.T) {
 		t.Error("a re-run wrote different bytes")
 	}
 }
+
+// A cursor file that cannot be written stops the run before it exports.
+func TestExportCursorDirMissing(t *testing.T) {
+	for _, toFile := range []bool{true, false} {
+		dir := t.TempDir()
+		opts, out, _ := newOpts(&memStore{events: testEvents(3)})
+		opts.CursorFile = filepath.Join(dir, "missing", "c.cursor")
+		if toFile {
+			opts.Output = filepath.Join(dir, "out.csv")
+		}
+		err := exportRun(context.Background(), opts)
+		if err == nil || !strings.Contains(err.Error(), "cursor file: cannot write "+opts.CursorFile) {
+			t.Fatalf("err = %v", err)
+		}
+		if out.Len() != 0 {
+			t.Errorf("stdout %q, want nothing", out)
+		}
+		if names := dirNames(t, dir); len(names) != 0 {
+			t.Errorf("directory holds %q", names)
+		}
+	}
+}
+
+// When a later file cannot be put in place, the earlier ones are taken
+// back: no archive without its manifest, none without the cursor moving.
+func TestCommitAllRollsBack(t *testing.T) {
+	dir := t.TempDir()
+	newFile := func(name, content string) *pendingFile {
+		p, err := createPending(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(p, content); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.finish(); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	data := newFile("a.csv", "data\n")
+	manifest := newFile("a.csv.manifest.json", "{}\n")
+	cursor := newFile("c.cursor", "9\n")
+	// Another run put a manifest in place after the early check.
+	if err := os.WriteFile(filepath.Join(dir, "a.csv.manifest.json"), []byte("theirs\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := commitAll([]*pendingFile{data, manifest}, cursor, false)
+	if err == nil || !strings.Contains(err.Error(), "a.csv.manifest.json exists") {
+		t.Fatalf("err = %v", err)
+	}
+	for _, p := range []*pendingFile{data, manifest, cursor} {
+		p.abort()
+	}
+	if names := dirNames(t, dir); !slices.Equal(names, []string{"a.csv.manifest.json"}) {
+		t.Errorf("directory holds %q, want only the other run's manifest", names)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "a.csv.manifest.json")); string(b) != "theirs\n" {
+		t.Errorf("the other run's manifest was changed to %q", b)
+	}
+}

@@ -1,0 +1,35 @@
+# Shared by the benchmark scripts: build the binary, make the data set once.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DATA=${BENCH_DATA:-$ROOT/bench/data}
+N=${BENCH_N:-1000000}
+mkdir -p "$DATA"
+AUDIT=$DATA/audit
+(cd "$ROOT" && go build -o "$AUDIT" ./cmd/audit)
+
+# now_ms prints the wall clock in milliseconds.
+now_ms() { date +%s%3N; }
+
+# gen makes $DATA/events-$N.{jsonl,csv} once: N realistic events over a year.
+gen() {
+	if [ ! -s "$DATA/events-$N.jsonl" ]; then
+		(cd "$ROOT" && go run ./cmd/gen-sample -n "$N" -days 365 -with-seed=false -format jsonl) > "$DATA/events-$N.jsonl"
+	fi
+	if [ ! -s "$DATA/events-$N.csv" ]; then
+		(cd "$ROOT" && go run ./cmd/gen-sample -n "$N" -days 365 -with-seed=false -format csv) > "$DATA/events-$N.csv"
+	fi
+}
+
+# store makes $DATA/store-$N.db once by importing the JSONL.
+store() {
+	gen
+	if [ ! -s "$DATA/store-$N.db" ]; then
+		"$AUDIT" --store "$DATA/store-$N.db" import "$DATA/events-$N.jsonl" >/dev/null
+	fi
+}
+
+# peak_rss_kb CMD… runs CMD with stdout to /dev/null and prints its peak RSS in KiB.
+peak_rss_kb() {
+	/usr/bin/time -f '%M' -o "$DATA/rss.txt" "$@" >/dev/null
+	cat "$DATA/rss.txt"
+}
