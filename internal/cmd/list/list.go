@@ -2,6 +2,7 @@
 package list
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -69,7 +70,7 @@ values of one filter OR together.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return listRun(cmd, opts)
+			return listRun(cmd.Context(), opts)
 		},
 	}
 	cmdutil.AddFilterFlags(cmd, &opts.Filter)
@@ -80,7 +81,7 @@ values of one filter OR together.`,
 	return cmd
 }
 
-func listRun(cmd *cobra.Command, opts *ListOptions) error {
+func listRun(ctx context.Context, opts *ListOptions) error {
 	now := opts.Now()
 	filter, _, err := opts.Filter.Filter(now, opts.Location)
 	if err != nil {
@@ -103,7 +104,7 @@ func listRun(cmd *cobra.Command, opts *ListOptions) error {
 		return err
 	}
 	n, more := 0, false
-	for e, err := range st.Query(cmd.Context(), filter) {
+	for e, err := range st.Query(ctx, filter) {
 		if err != nil {
 			p.Close()
 			return err
