@@ -94,10 +94,12 @@ continues right after it, with no event lost and none repeated; -n,
 watch starts with the new events only (or where -n, --since or --after
 say) and creates it at once. One watch per cursor file.
 
-When the store cannot be reached (the file is missing, the server is
-down), watch says so once on stderr, retries with a growing delay of up
-to 5 seconds, and resumes after the last event it printed. When the
-reader of its output goes away (a closed pipe), watch ends quietly.`,
+When the store fails (the server is down, the file is not a store),
+watch says so once on stderr, retries with a growing delay of up to 5
+seconds, and resumes after the last event it printed. A SQLite store
+file that does not exist yet is waited for, and so is one that is
+locked, removed or replaced while watched. When the reader of the output
+goes away (a closed pipe), watch ends quietly with status 0.`,
 		Example: `  # During an incident: failed security events and logins, live
   audit watch --type security,login --failed
 
@@ -176,8 +178,9 @@ type watcher struct {
 	last    int64 // every matching event up to this seq has been printed
 	printed int
 
-	retry  time.Duration // the next wait after a failure
-	outage bool          // a failure was reported and no event arrived since
+	retry    time.Duration // the next wait after a failure
+	outage   bool          // a failure was reported and no event arrived since
+	wentBack bool          // a seq not after w.last was reported and no new one arrived since
 }
 
 func watchRun(ctx context.Context, opts *WatchOptions) error {
@@ -361,10 +364,16 @@ func (w *watcher) followOnce(st audit.Store) error {
 			return err
 		}
 		if e.Seq <= w.last {
-			// Already printed: the output stays in strictly increasing
-			// seq order whatever the store does.
+			// Every seq up to w.last is printed already: output and
+			// cursor stay in strictly increasing seq order, resuming
+			// after the cursor whatever the store does.
+			if !w.wentBack {
+				w.wentBack = true
+				fmt.Fprintf(w.opts.IO.ErrOut, "audit: watch: the store went back to seq %d, before the last printed seq %d (was its file replaced?): skipping to seq %d\n", e.Seq, w.last, w.last+1)
+			}
 			continue
 		}
+		w.wentBack = false
 		if err := w.printer.Print(&e); err != nil {
 			return &writeError{err}
 		}

@@ -691,3 +691,38 @@ func TestFlags(t *testing.T) {
 		})
 	}
 }
+
+// scriptedStore's Follow yields the events of seqs, then waits.
+type scriptedStore struct {
+	audit.Store
+	seqs []int64
+}
+
+func (s scriptedStore) Follow(ctx context.Context, f audit.Filter) iter.Seq2[audit.Event, error] {
+	return func(yield func(audit.Event, error) bool) {
+		for _, seq := range s.seqs {
+			e := event(int(seq))
+			e.Seq = seq
+			if seq > f.After && !yield(e, nil) {
+				return
+			}
+		}
+		<-ctx.Done()
+	}
+}
+
+func TestSeqGoingBackIsSkipped(t *testing.T) {
+	st := openStore(t)
+	appendEvents(t, st, 1, 1)
+	// A store file replaced by an older copy: seqs 2 and 3 come again.
+	opts, out, errOut := newOptions(scriptedStore{st, []int64{1, 2, 3, 2, 3, 4, 5}})
+	opts.Lines, opts.LinesSet, opts.Count = 1, true, 5
+	if err := run(t, context.Background(), opts)(); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, seqs(t, out.lines()), seqRange(1, 5))
+	want := "audit: watch: the store went back to seq 2, before the last printed seq 3 (was its file replaced?): skipping to seq 4\n"
+	if errOut.String() != want {
+		t.Errorf("stderr = %q, want %q", errOut, want)
+	}
+}
