@@ -31,11 +31,11 @@ type FilterFlags struct {
 // AddFilterFlags registers the filter flags on cmd.
 func AddFilterFlags(cmd *cobra.Command, ff *FilterFlags) {
 	fl := cmd.Flags()
-	fl.StringArrayVarP(&ff.Users, "user", "u", nil, "actor's login or display name, case-insensitive, `*` globs (repeatable: OR)")
+	fl.StringArrayVarP(&ff.Users, "user", "u", nil, "actor's login or display name, case-insensitive, * globs (repeatable: OR)")
 	fl.StringSliceVarP(&ff.Types, "type", "t", nil, "action type: login, logout, create, update, delete, security (comma list or repeatable: OR)")
-	fl.StringArrayVar(&ff.Actions, "action", nil, "action, case-insensitive, `*` globs")
-	fl.StringArrayVar(&ff.Resources, "resource", nil, "resource name, case-insensitive, `*` globs")
-	fl.StringArrayVar(&ff.ResourceTypes, "resource-type", nil, "resource type, case-insensitive, `*` globs")
+	fl.StringArrayVar(&ff.Actions, "action", nil, "action, case-insensitive, * globs")
+	fl.StringArrayVar(&ff.Resources, "resource", nil, "resource name, case-insensitive, * globs")
+	fl.StringArrayVar(&ff.ResourceTypes, "resource-type", nil, "resource type, case-insensitive, * globs")
 	fl.StringArrayVar(&ff.IPs, "ip", nil, "client `address` or CIDR, e.g. 10.0.0.55, 10.0.0.0/8, 2001:db8::/32")
 	fl.StringVar(&ff.Outcome, "outcome", "", "success or failure")
 	fl.BoolVar(&ff.Failed, "failed", false, "only failed actions (same as --outcome failure)")
