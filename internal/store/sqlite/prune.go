@@ -1,0 +1,109 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/audit-cli/audit/internal/audit"
+)
+
+// Prune deletes every event with seq <= req.Through and records the
+// checkpoint, sealed with the store's chain key, in one transaction. It
+// checks first, deleting nothing if any check fails, that the event at
+// req.Through still has the hash req.Hash, that exactly req.Events events
+// go, and that a newer event stays: Append continues the chain from the
+// newest row, so the store must never be emptied by a prune.
+func (s *Store) Prune(ctx context.Context, req audit.PruneRequest) (audit.Checkpoint, error) {
+	if req.Through <= 0 || req.Events <= 0 {
+		return audit.Checkpoint{}, fmt.Errorf("%w: prune needs a seq to prune through and the number of events", audit.ErrInvalid)
+	}
+	// A missing store has nothing to prune; writer would create it.
+	if _, err := s.readers(ctx); err != nil {
+		return audit.Checkpoint{}, err
+	}
+	db, err := s.writer(ctx)
+	if err != nil {
+		return audit.Checkpoint{}, err
+	}
+	cp, err := s.prune(ctx, db, req)
+	if err != nil {
+		return audit.Checkpoint{}, s.wrapErr("prune", err)
+	}
+	return cp, nil
+}
+
+func (s *Store) prune(ctx context.Context, db *sql.DB, req audit.PruneRequest) (audit.Checkpoint, error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return audit.Checkpoint{}, err
+	}
+	defer tx.Rollback()
+
+	var last int64
+	if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM checkpoints").Scan(&last); err != nil {
+		return audit.Checkpoint{}, err
+	}
+	if req.Through <= last {
+		return audit.Checkpoint{}, fmt.Errorf("%w: seq %d is pruned already (the checkpoint is at seq %d)", audit.ErrInvalid, req.Through, last)
+	}
+	var h string
+	err = tx.QueryRowContext(ctx, "SELECT hash FROM events WHERE seq = ?", req.Through).Scan(&h)
+	if errors.Is(err, sql.ErrNoRows) {
+		return audit.Checkpoint{}, fmt.Errorf("event seq %d, the last to prune, is not in the store (any more); nothing was pruned", req.Through)
+	}
+	if err != nil {
+		return audit.Checkpoint{}, err
+	}
+	if h != req.Hash {
+		return audit.Checkpoint{}, fmt.Errorf("%w: the stored hash of seq %d is not the one archived — it changed since it was read; nothing was pruned",
+			audit.ErrIntegrity, req.Through)
+	}
+	var n int64
+	var newer bool
+	err = tx.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM events WHERE seq <= ?1), EXISTS (SELECT 1 FROM events WHERE seq > ?1)",
+		req.Through).Scan(&n, &newer)
+	if err != nil {
+		return audit.Checkpoint{}, err
+	}
+	if n != req.Events {
+		return audit.Checkpoint{}, fmt.Errorf("the store holds %d events up to seq %d, but %d were archived: it changed since; nothing was pruned",
+			n, req.Through, req.Events)
+	}
+	if !newer {
+		return audit.Checkpoint{}, fmt.Errorf("%w: seq %d is the newest event, which prune always keeps: the chain continues from it", audit.ErrInvalid, req.Through)
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM events WHERE seq <= ?", req.Through); err != nil {
+		return audit.Checkpoint{}, err
+	}
+	cp := audit.Checkpoint{
+		Seq:           req.Through,
+		Hash:          req.Hash,
+		Events:        req.Events,
+		Before:        req.Before.UTC(),
+		Created:       time.Now().UTC().Round(0),
+		Archive:       req.Archive,
+		ArchiveSHA256: req.ArchiveSHA256,
+	}
+	if req.Before.IsZero() {
+		cp.Before = time.Time{}
+	}
+	cp.Seal = audit.CheckpointSeal(s.opts.ChainKey, cp)
+	var before any
+	if !cp.Before.IsZero() {
+		before = clampNanos(cp.Before)
+		cp.Before = time.Unix(0, before.(int64)).UTC() // as it reads back
+		cp.Seal = audit.CheckpointSeal(s.opts.ChainKey, cp)
+	}
+	_, err = tx.ExecContext(ctx, "INSERT INTO checkpoints ("+checkpointColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		cp.Seq, cp.Hash, cp.Events, before, cp.Created.UnixNano(), cp.Archive, cp.ArchiveSHA256, cp.Seal)
+	if err != nil {
+		return audit.Checkpoint{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return audit.Checkpoint{}, err
+	}
+	return cp, nil
+}

@@ -1,0 +1,195 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/audit-cli/audit/internal/audit"
+)
+
+// The store keeps the hash chain: Head (query.go) and Checkpoint are what
+// audit.Verify needs besides Query, and Prune (prune.go) is retention.
+var (
+	_ audit.ChainStore = (*Store)(nil)
+	_ audit.Pruner     = (*Store)(nil)
+)
+
+const checkpointColumns = "seq, hash, events, before, created, archive, archive_sha256, seal"
+
+// Checkpoint returns the checkpoint of the latest prune, the zero
+// Checkpoint when the store was never pruned.
+func (s *Store) Checkpoint(ctx context.Context) (audit.Checkpoint, error) {
+	db, err := s.readers(ctx)
+	if err != nil {
+		return audit.Checkpoint{}, err
+	}
+	c, err := scanCheckpoint(db.QueryRowContext(ctx, "SELECT "+checkpointColumns+" FROM checkpoints ORDER BY seq DESC LIMIT 1"))
+	if errors.Is(err, sql.ErrNoRows) {
+		return audit.Checkpoint{}, nil
+	}
+	if err != nil {
+		return audit.Checkpoint{}, s.wrapErr("read the checkpoint of", err)
+	}
+	return c, nil
+}
+
+// Checkpoints lists the checkpoints of every prune, oldest first: the
+// history of the store's retention.
+func (s *Store) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
+	db, err := s.readers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.QueryContext(ctx, "SELECT "+checkpointColumns+" FROM checkpoints ORDER BY seq")
+	if err != nil {
+		return nil, s.wrapErr("read the checkpoints of", err)
+	}
+	defer rows.Close()
+	var out []audit.Checkpoint
+	for rows.Next() {
+		c, err := scanCheckpoint(rows)
+		if err != nil {
+			return nil, s.wrapErr("read the checkpoints of", err)
+		}
+		out = append(out, c)
+	}
+	return out, s.wrapErr("read the checkpoints of", rows.Err())
+}
+
+func scanCheckpoint(r scanner) (audit.Checkpoint, error) {
+	var c audit.Checkpoint
+	var before sql.NullInt64
+	var created int64
+	err := r.Scan(&c.Seq, &c.Hash, &c.Events, &before, &created, &c.Archive, &c.ArchiveSHA256, &c.Seal)
+	if before.Valid {
+		c.Before = time.Unix(0, before.Int64).UTC()
+	}
+	c.Created = time.Unix(0, created).UTC()
+	return c, err
+}
+
+var _ audit.CanonicalReader = (*Store)(nil)
+
+// canonicalSQL reads each event as one string that SQLite joins with NUL
+// bytes: its hash, seq and time, then its text fields in the order of
+// audit.Event.Canonical. One column spares most of the per-column and
+// per-row work of Query (concat_ws also allocates once where || would for
+// every piece). Stored events hold no NUL (ingest rejects it), so a row
+// that does not split into exactly canonicalFields fields was made by
+// hand; ReadCanonical stops there and lets Query explain.
+const canonicalSQL = `SELECT concat_ws(char(0), hash, seq, time, id, user, user_name, type, action,
+	resource_type, resource, details, ip, outcome)
+FROM events WHERE seq > ? AND seq < ? ORDER BY seq`
+
+// canonicalFields is the number of NUL-joined fields of canonicalSQL.
+const canonicalFields = 13
+
+// ReadCanonical streams the canonical encoding of the events with after <
+// seq < before (before <= 0: no bound), oldest first, for audit.Verify. A
+// row it cannot take apart ends the scan there with no error, so that
+// Verify's Query takes over and explains.
+func (s *Store) ReadCanonical(ctx context.Context, after, before int64, fn func(seq int64, canonical, hash []byte) error) error {
+	db, err := s.readers(ctx)
+	if err != nil {
+		return err
+	}
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	rows, err := db.QueryContext(ctx, canonicalSQL, after, before)
+	if err != nil {
+		return s.wrapErr("read", err)
+	}
+	defer rows.Close()
+	var (
+		row sql.RawBytes
+		buf = make([]byte, 0, 1024)
+	)
+	for rows.Next() {
+		if err := rows.Scan(&row); err != nil {
+			return s.wrapErr("read", err)
+		}
+		seq, canonical, hash, ok := appendCanonical(buf[:0], row)
+		if !ok {
+			return nil
+		}
+		buf = canonical
+		if err := fn(seq, canonical, hash); err != nil {
+			return err
+		}
+	}
+	return s.wrapErr("read", rows.Err())
+}
+
+// appendCanonical takes a row of canonicalSQL apart and appends the
+// canonical encoding of its event to buf, as audit.Event.Canonical encodes
+// it. hash points into row.
+func appendCanonical(buf, row []byte) (seq int64, canonical, hash []byte, ok bool) {
+	if bytes.Count(row, []byte{0}) != canonicalFields-1 {
+		return 0, buf, nil, false
+	}
+	next := func() []byte {
+		i := bytes.IndexByte(row, 0)
+		if i < 0 {
+			f := row
+			row = nil
+			return f
+		}
+		f := row[:i]
+		row = row[i+1:]
+		return f
+	}
+	hash = next()
+	seq, ok1 := parseInt(next())
+	nanos, ok2 := parseInt(next())
+	if !ok1 || !ok2 {
+		return 0, buf, nil, false
+	}
+	var num [20]byte
+	buf = appendField(buf, strconv.AppendInt(num[:0], seq, 10))
+	buf = appendField(buf, next()) // id
+	var ts [40]byte
+	buf = appendField(buf, time.Unix(0, nanos).UTC().AppendFormat(ts[:0], time.RFC3339Nano))
+	for range canonicalFields - 4 {
+		buf = appendField(buf, next())
+	}
+	return seq, buf, hash, true
+}
+
+// parseInt parses what SQLite writes for an integer: decimal digits with
+// an optional '-'.
+func parseInt(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 19 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if n < 0 {
+		return 0, false // overflow
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+func appendField(b, f []byte) []byte {
+	b = strconv.AppendInt(b, int64(len(f)), 10)
+	b = append(b, ':')
+	b = append(b, f...)
+	return append(b, '\n')
+}
