@@ -9,11 +9,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
 )
 
 // Context is a named store and its token, kept in the config file so a user
@@ -113,10 +116,14 @@ func Load(path string, flags *pflag.FlagSet) (*Config, error) {
 		if !ok {
 			return nil, fmt.Errorf("unknown context %q (known: %s)", cfg.Context, cfg.contextNames())
 		}
-		if !isSet(v, flags, "store") {
+		storeSet := isSet(v, flags, "store")
+		if !storeSet {
 			cfg.Store = c.Store
 		}
-		if !isSet(v, flags, "token") {
+		// The context's token goes to the context's store only: with
+		// another store named by a flag or AUDIT_STORE, sending it there
+		// would hand it to whoever runs that server.
+		if !isSet(v, flags, "token") && (!storeSet || cfg.Store == c.Store) {
 			cfg.Token = c.Token
 		}
 	}
@@ -185,4 +192,255 @@ func (c *Config) ChainKey() ([]byte, error) {
 		return nil, fmt.Errorf("integrity key %s: shorter than 16 bytes", c.KeyFile)
 	}
 	return b, nil
+}
+
+// The functions below edit the config file for `audit config`. They work
+// on the YAML itself (go.yaml.in/yaml/v3 nodes), not through viper, so that
+// the file keeps its comments and order, and nothing from the environment
+// or the defaults is written into it.
+
+// contextName is what a context may be called: viper reads keys case-
+// insensitively and splits them at dots, so names are lowercase and
+// dot-free.
+var contextName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// CheckContextName reports whether name can name a context.
+func CheckContextName(name string) error {
+	if !contextName.MatchString(name) {
+		return fmt.Errorf("invalid context name %q: use lowercase letters, digits, '-' and '_' (e.g. prod, eu-staging)", name)
+	}
+	return nil
+}
+
+// Redacted is the text shown in place of a secret.
+const Redacted = "REDACTED"
+
+// View returns the config file at path with every token replaced by
+// Redacted. A missing file is an error wrapping fs.ErrNotExist.
+func View(path string) ([]byte, error) {
+	doc, err := readDoc(path, false)
+	if err != nil {
+		return nil, err
+	}
+	redact(doc)
+	return encodeDoc(doc)
+}
+
+// redact replaces the value of every "token" key in the tree.
+func redact(n *yaml.Node) {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if strings.EqualFold(k.Value, "token") && v.Kind == yaml.ScalarNode && v.Value != "" {
+				v.Value, v.Tag, v.Style = Redacted, "!!str", 0
+			}
+		}
+	}
+	for _, c := range n.Content {
+		redact(c)
+	}
+}
+
+// ReadContexts returns the contexts of the config file at path and its
+// current-context, without the environment or flags; a missing file has
+// none.
+func ReadContexts(path string) (map[string]Context, string, error) {
+	doc, err := readDoc(path, true)
+	if err != nil {
+		return nil, "", err
+	}
+	root := doc.Content[0]
+	var file struct {
+		Contexts       map[string]Context `yaml:"contexts"`
+		CurrentContext string             `yaml:"current-context"`
+	}
+	if err := root.Decode(&file); err != nil {
+		return nil, "", fmt.Errorf("config %s: %w", path, err)
+	}
+	if file.Contexts == nil {
+		file.Contexts = map[string]Context{}
+	}
+	return file.Contexts, file.CurrentContext, nil
+}
+
+// SetContext creates or updates the context name in the config file at
+// path, creating the file (mode 0600: it holds tokens) if needed. Empty
+// store or token leave the context's value as it is; a new context needs a
+// store.
+func SetContext(path, name, store, token string) error {
+	if err := CheckContextName(name); err != nil {
+		return err
+	}
+	doc, err := readDoc(path, true)
+	if err != nil {
+		return err
+	}
+	contexts := mapValue(doc.Content[0], "contexts", true)
+	c := mapValue(contexts, name, false)
+	if c == nil {
+		if store == "" {
+			return fmt.Errorf("context %q does not exist yet: give its --store", name)
+		}
+		c = mapValue(contexts, name, true)
+	}
+	if store != "" {
+		setScalar(c, "store", store)
+	}
+	if token != "" {
+		setScalar(c, "token", token)
+	}
+	return writeDoc(path, doc)
+}
+
+// UseContext makes name the current-context of the config file at path.
+func UseContext(path, name string) error {
+	doc, err := readDoc(path, true)
+	if err != nil {
+		return err
+	}
+	if mapValue(mapValue(doc.Content[0], "contexts", true), name, false) == nil {
+		contexts, _, _ := ReadContexts(path)
+		cfg := &Config{Contexts: contexts}
+		return fmt.Errorf("unknown context %q (known: %s)", name, cfg.contextNames())
+	}
+	setScalar(doc.Content[0], "current-context", name)
+	return writeDoc(path, doc)
+}
+
+// DeleteContext removes the context name from the config file at path,
+// and the current-context if it named it.
+func DeleteContext(path, name string) error {
+	doc, err := readDoc(path, true)
+	if err != nil {
+		return err
+	}
+	root := doc.Content[0]
+	contexts := mapValue(root, "contexts", false)
+	if contexts == nil || !deleteKey(contexts, name) {
+		return fmt.Errorf("unknown context %q", name)
+	}
+	if cur := mapValue(root, "current-context", false); cur != nil && cur.Value == name {
+		deleteKey(root, "current-context")
+	}
+	return writeDoc(path, doc)
+}
+
+// readDoc parses the YAML file at path into a document whose root is a
+// mapping. A missing file is an empty document when missingOK.
+func readDoc(path string, missingOK bool) (*yaml.Node, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) && missingOK {
+		data, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if doc.Kind == 0 {
+		doc = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.MappingNode, Tag: "!!map"}}}
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("config %s: not a YAML mapping of settings", path)
+	}
+	return &doc, nil
+}
+
+// mapValue returns the value of key in mapping m, adding an empty mapping
+// under key when create. A key whose value is no mapping (e.g. "contexts:"
+// left empty) becomes one when create.
+func mapValue(m *yaml.Node, key string, create bool) *yaml.Node {
+	if m == nil {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			v := m.Content[i+1]
+			if create && v.Kind != yaml.MappingNode {
+				*v = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+			}
+			return v
+		}
+	}
+	if !create {
+		return nil
+	}
+	v := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key}, v)
+	return v
+}
+
+// setScalar sets key of mapping m to the string value.
+func setScalar(m *yaml.Node, key, value string) {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			*m.Content[i+1] = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: value,
+				LineComment: m.Content[i+1].LineComment}
+			return
+		}
+	}
+	m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key},
+		&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: value})
+}
+
+func deleteKey(m *yaml.Node, key string) bool {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			m.Content = append(m.Content[:i], m.Content[i+2:]...)
+			return true
+		}
+	}
+	return false
+}
+
+func encodeDoc(doc *yaml.Node) ([]byte, error) {
+	var b strings.Builder
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(doc); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return []byte(b.String()), nil
+}
+
+// writeDoc replaces the file at path (following a symlink) atomically
+// with doc, mode 0600, creating its directory (0700) if needed.
+func writeDoc(path string, doc *yaml.Node) error {
+	data, err := encodeDoc(doc)
+	if err != nil {
+		return err
+	}
+	if p, err := filepath.EvalSymlinks(path); err == nil {
+		path = p
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, ".config-*.yaml")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }

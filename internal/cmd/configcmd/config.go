@@ -1,0 +1,241 @@
+// Package configcmd implements `audit config`: the config file's store
+// contexts.
+package configcmd
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/audit-cli/audit/internal/cmdutil"
+	"github.com/audit-cli/audit/internal/config"
+	"github.com/audit-cli/audit/internal/iostreams"
+)
+
+// ConfigOptions holds what a config run needs.
+type ConfigOptions struct {
+	IO *iostreams.IOStreams
+	// Path is the config file: --config, AUDIT_CONFIG, or the default.
+	Path string
+
+	Name  string
+	Store string
+	Token string
+}
+
+// NewCmdConfig returns the config command and its subcommands. runF, when
+// set, replaces the runs in tests; it gets the subcommand's name.
+func NewCmdConfig(f *cmdutil.Factory, runF func(string, *ConfigOptions) error) *cobra.Command {
+	opts := &ConfigOptions{IO: f.IOStreams}
+	cmd := &cobra.Command{
+		Use:   "config <command>",
+		Short: "Show the config file and manage its store contexts",
+		Long: `Show the config file ($XDG_CONFIG_HOME/audit/config.yaml, or --config)
+and manage its contexts: named pairs of a store and a token, for the
+deployments you work with. "audit --context NAME …" uses one for a single
+command; "audit config use-context NAME" makes one the default.
+
+A flag, AUDIT_STORE or AUDIT_TOKEN still overrides the context's value.
+The file holds tokens: it is written with mode 0600, and "config view"
+shows it with every token redacted.`,
+		Example: `  audit config set-context prod --store https://audit.example.com --token -  # token on stdin
+  audit config set-context local --store ~/.local/share/audit/audit.db
+  audit config use-context prod
+  audit config get-contexts
+  audit --context local list`,
+		// The config commands read and write the file themselves: they
+		// must work when its current context is broken, to repair it.
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			opts.Path = configPath(cmd)
+			return nil
+		},
+	}
+	run := func(name string, fn func(*ConfigOptions) error) func(*cobra.Command, []string) error {
+		return func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				if err := config.CheckContextName(args[0]); err != nil {
+					return cmdutil.FlagErrorWrap(err)
+				}
+				opts.Name = args[0]
+			}
+			if runF != nil {
+				return runF(name, opts)
+			}
+			return fn(opts)
+		}
+	}
+
+	view := &cobra.Command{
+		Use:   "view",
+		Short: "Print the config file, tokens redacted",
+		Args:  cmdutil.NoArgs,
+		RunE:  run("view", viewRun),
+	}
+	get := &cobra.Command{
+		Use:   "get-contexts",
+		Short: "List the contexts; * marks the current one",
+		Args:  cmdutil.NoArgs,
+		RunE:  run("get-contexts", getContextsRun),
+	}
+	current := &cobra.Command{
+		Use:   "current-context",
+		Short: "Print the name of the current context",
+		Args:  cmdutil.NoArgs,
+		RunE:  run("current-context", currentContextRun),
+	}
+	use := &cobra.Command{
+		Use:     "use-context NAME",
+		Short:   "Make NAME the context every command uses by default",
+		Example: `  audit config use-context prod`,
+		Args:    cmdutil.ExactArgs(1, "the NAME of a context"),
+		RunE:    run("use-context", useContextRun),
+	}
+	set := &cobra.Command{
+		Use:   "set-context NAME --store ADDRESS [--token TOKEN|-]",
+		Short: "Create or change a context",
+		Long: `Create the context NAME, or change the values given of an existing one.
+--store is any store address (a SQLite path, postgres://…, http(s)://…).
+--token - reads the token from standard input, which keeps it out of
+your shell history and of the process list.`,
+		Example: `  audit config set-context prod --store https://audit.example.com --token - < token.txt
+  audit config set-context staging --store https://audit.staging.example.com`,
+		Args: cmdutil.ExactArgs(1, "the NAME of the context"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.Store == "" && opts.Token == "" {
+				return cmdutil.FlagErrorf("nothing to set: give --store and/or --token")
+			}
+			if opts.Token == "-" {
+				tok, err := readToken(opts.IO)
+				if err != nil {
+					return err
+				}
+				opts.Token = tok
+			}
+			return run("set-context", setContextRun)(cmd, args)
+		},
+	}
+	// These shadow the global --store and --token: here they are the
+	// context's values, not the ones of this run.
+	set.Flags().StringVar(&opts.Store, "store", "", "the context's store `address`")
+	set.Flags().StringVar(&opts.Token, "token", "", "the context's bearer `token` for a remote store; - reads it from stdin")
+	del := &cobra.Command{
+		Use:   "delete-context NAME",
+		Short: "Remove a context",
+		Args:  cmdutil.ExactArgs(1, "the NAME of a context"),
+		RunE:  run("delete-context", deleteContextRun),
+	}
+	cmd.AddCommand(view, get, current, use, set, del)
+	return cmd
+}
+
+// configPath is the file the root command would read: --config, else
+// AUDIT_CONFIG, else the default.
+func configPath(cmd *cobra.Command) string {
+	if fl := cmd.Flags().Lookup("config"); fl != nil && fl.Value.String() != "" {
+		return fl.Value.String()
+	}
+	if p := os.Getenv("AUDIT_CONFIG"); p != "" {
+		return p
+	}
+	return config.DefaultPath()
+}
+
+func readToken(ios *iostreams.IOStreams) (string, error) {
+	line, err := bufio.NewReader(ios.In).ReadString('\n')
+	if err != nil && line == "" {
+		return "", cmdutil.FlagErrorf("--token -: no token on standard input")
+	}
+	tok := strings.TrimSpace(line)
+	if tok == "" {
+		return "", cmdutil.FlagErrorf("--token -: no token on standard input")
+	}
+	return tok, nil
+}
+
+func viewRun(opts *ConfigOptions) error {
+	b, err := config.View(opts.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintf(opts.IO.ErrOut, "No config file at %s; \"audit config set-context\" creates one.\n", opts.Path)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, err = opts.IO.Out.Write(b)
+	return err
+}
+
+func getContextsRun(opts *ConfigOptions) error {
+	contexts, current, err := config.ReadContexts(opts.Path)
+	if err != nil {
+		return err
+	}
+	if len(contexts) == 0 {
+		fmt.Fprintln(opts.IO.ErrOut, "No contexts. Create one with: audit config set-context NAME --store ADDRESS [--token -]")
+		return nil
+	}
+	names := (&config.Config{Contexts: contexts}).ContextNames()
+	w := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "CURRENT\tNAME\tSTORE\tTOKEN")
+	for _, n := range names {
+		mark, tok := "", "none"
+		if n == current {
+			mark = "*"
+		}
+		if contexts[n].Token != "" {
+			tok = config.Redacted
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", mark, n, contexts[n].Store, tok)
+	}
+	return w.Flush()
+}
+
+func currentContextRun(opts *ConfigOptions) error {
+	_, current, err := config.ReadContexts(opts.Path)
+	if err != nil {
+		return err
+	}
+	if current == "" {
+		return fmt.Errorf("no current context is set (audit config use-context NAME sets one)")
+	}
+	fmt.Fprintln(opts.IO.Out, current)
+	return nil
+}
+
+func useContextRun(opts *ConfigOptions) error {
+	if err := config.UseContext(opts.Path, opts.Name); err != nil {
+		return cmdutil.FlagErrorWrap(err)
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Switched to context %q.\n", opts.Name)
+	return nil
+}
+
+func setContextRun(opts *ConfigOptions) error {
+	existed := false
+	if contexts, _, err := config.ReadContexts(opts.Path); err == nil {
+		_, existed = contexts[opts.Name]
+	}
+	if err := config.SetContext(opts.Path, opts.Name, opts.Store, opts.Token); err != nil {
+		return cmdutil.FlagErrorWrap(err)
+	}
+	verb := "Created"
+	if existed {
+		verb = "Changed"
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "%s context %q in %s.\n", verb, opts.Name, opts.Path)
+	return nil
+}
+
+func deleteContextRun(opts *ConfigOptions) error {
+	if err := config.DeleteContext(opts.Path, opts.Name); err != nil {
+		return cmdutil.FlagErrorWrap(err)
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Deleted context %q from %s.\n", opts.Name, opts.Path)
+	return nil
+}

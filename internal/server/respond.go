@@ -1,0 +1,189 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"time"
+
+	"github.com/audit-cli/audit/internal/audit"
+)
+
+// errorBody is the JSON of every error response. Record, Field and Reason
+// are set for an event of a POST that failed validation, so that a client
+// can name it as `audit import` would.
+type errorBody struct {
+	Error  string `json:"error"`
+	Record int    `json:"record,omitempty"` // 1-based position in the request body
+	Field  string `json:"field,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, errorBody{Error: msg})
+}
+
+// storeError answers a failure of the store: bad input is the client's
+// (400, with the store's message), a missing event 404; anything else is
+// logged in full and answered with a generic message, so that no path,
+// SQL or stack reaches the client.
+func (s *Server) storeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, msg := s.classify(r, err)
+	var re *audit.RecordError
+	var fe *audit.FieldError
+	if status == http.StatusBadRequest && errors.As(err, &re) && errors.As(err, &fe) {
+		writeJSON(w, status, errorBody{Error: msg, Record: re.Index + 1, Field: fe.Field, Reason: fe.Reason})
+		return
+	}
+	writeError(w, status, msg)
+}
+
+// classify maps a store error to a status and the message a client may
+// see, logging what it hides.
+func (s *Server) classify(r *http.Request, err error) (int, string) {
+	switch {
+	case errors.Is(err, audit.ErrInvalid):
+		return http.StatusBadRequest, err.Error()
+	case errors.Is(err, audit.ErrNotFound):
+		return http.StatusNotFound, err.Error()
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away; nobody reads the answer.
+		return 499, "request canceled"
+	case errors.Is(err, audit.ErrUnavailable):
+		s.log.Error("store unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		return http.StatusServiceUnavailable, "the store is unavailable; see the server's log"
+	}
+	s.log.Error("store error", "method", r.Method, "path", r.URL.Path, "err", err)
+	return http.StatusInternalServerError, "internal server error; see the server's log"
+}
+
+// clientIP is the address of the peer, without port, IPv4-mapped
+// addresses unmapped; "" when unknown.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return ""
+	}
+	return a.Unmap().WithZone("").String()
+}
+
+// requestInfo collects what the access log line tells beyond the request
+// itself; the authorization step fills in the token's name.
+type requestInfo struct {
+	token string
+}
+
+type infoKey struct{}
+
+func infoFrom(ctx context.Context) *requestInfo {
+	if ri, ok := ctx.Value(infoKey{}).(*requestInfo); ok {
+		return ri
+	}
+	return &requestInfo{}
+}
+
+// recorder captures the status and size of a response for the access log.
+// Unwrap lets http.ResponseController reach the connection (Flush,
+// deadlines).
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (rec *recorder) WriteHeader(code int) {
+	if rec.status == 0 {
+		rec.status = code
+	}
+	rec.ResponseWriter.WriteHeader(code)
+}
+
+func (rec *recorder) Write(b []byte) (int, error) {
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	n, err := rec.ResponseWriter.Write(b)
+	rec.bytes += int64(n)
+	return n, err
+}
+
+func (rec *recorder) Unwrap() http.ResponseWriter { return rec.ResponseWriter }
+
+// accessLog logs one line per request: method, path, the filter
+// parameters, status, bytes, duration, client address and token name. It
+// never logs the Authorization header, and query parameters that are not
+// filters (which is where a confused client might put a secret) only by
+// name.
+func (s *Server) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ri := &requestInfo{}
+		rec := &recorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), infoKey{}, ri)))
+		status := rec.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		attrs := []slog.Attr{
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+		}
+		if q := safeQuery(r.URL.Query()); q != "" {
+			attrs = append(attrs, slog.String("query", q))
+		}
+		attrs = append(attrs,
+			slog.Int("status", status),
+			slog.Int64("bytes", rec.bytes),
+			slog.Duration("duration", time.Since(start).Round(time.Microsecond)),
+			slog.String("ip", clientIP(r)),
+		)
+		if ri.token != "" {
+			attrs = append(attrs, slog.String("token", ri.token))
+		}
+		s.log.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
+	})
+}
+
+// filterParams are the query parameters of the API: the filters of
+// audit.ParseValues.
+var filterParams = map[string]bool{"user": true, "type": true, "action": true, "resource": true,
+	"resource_type": true, "ip": true, "outcome": true, "since": true, "until": true,
+	"search": true, "after": true, "before": true, "limit": true, "order": true}
+
+func safeQuery(q url.Values) string {
+	if len(q) == 0 {
+		return ""
+	}
+	out := url.Values{}
+	for k, vs := range q {
+		if !filterParams[k] {
+			out[k] = []string{"REDACTED"}
+			continue
+		}
+		out[k] = vs
+	}
+	s, err := url.QueryUnescape(out.Encode())
+	if err != nil {
+		return out.Encode()
+	}
+	return s
+}

@@ -1,0 +1,291 @@
+// Package server is the HTTP API of `audit serve` (DESIGN.md §7): it puts
+// an audit.Store (SQLite or PostgreSQL) on the network for the remote store
+// of internal/store/remote and for any HTTP client.
+//
+// Endpoints:
+//
+//	GET  /healthz             200 {"status":"ok"}; no token needed
+//	GET  /v1/events           the §2 filters as query parameters (audit.Filter.Values);
+//	                          NDJSON in seq order, at most MaxPage events a request
+//	                          (header Audit-Page-Limit); page on with after/before
+//	GET  /v1/events/{id}      one event as JSON
+//	GET  /v1/events/watch     Server-Sent Events: id = seq, data = the event;
+//	                          resumes after Last-Event-ID (or after=)
+//	POST /v1/events           JSON array, NDJSON or CSV; idempotent by id;
+//	                          all-or-nothing per request
+//
+// Every /v1 request needs "Authorization: Bearer TOKEN". Tokens are kept
+// hashed (SHA-256) in the store's audit.TokenStore and carry a role: read
+// for the GETs, write for POST. Errors are JSON {"error": "..."}.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/audit-cli/audit/internal/audit"
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxBody           = 32 << 20
+	DefaultMaxPage           = 10_000
+	DefaultMaxWatchers       = 100
+	DefaultKeepAlive         = 15 * time.Second
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultIdleTimeout       = 2 * time.Minute
+	DefaultWriteTimeout      = time.Minute
+	DefaultBodyTimeout       = 5 * time.Minute
+	DefaultShutdownTimeout   = 30 * time.Second
+	DefaultFailureInterval   = 10 * time.Second
+	DefaultTouchInterval     = time.Minute
+)
+
+// Options configures a Server. Zero values mean the defaults above.
+type Options struct {
+	// Store is where events are read and written.
+	Store audit.Store
+	// Tokens authenticates requests; required unless InsecureNoAuth.
+	Tokens audit.TokenStore
+	// InsecureNoAuth serves every request without a token, as admin. For
+	// local tests only.
+	InsecureNoAuth bool
+
+	// MaxBody bounds a POST body in bytes; larger ones get 413.
+	MaxBody int64
+	// MaxPage bounds the events of one GET /v1/events response.
+	MaxPage int
+	// MaxWatchers bounds the concurrent /v1/events/watch streams; more get
+	// 503.
+	MaxWatchers int
+	// MaxQueries bounds the queries (GET /v1/events, GET /v1/events/{id})
+	// that run at once; more wait for their turn. It keeps a crowd of
+	// readers from starving writers of CPU: a burst of queries is queued
+	// instead of run all at once. 0 means twice the CPUs Go uses; less
+	// than 0, no bound.
+	MaxQueries int
+	// KeepAlive is the interval of the SSE comment lines that keep an idle
+	// watch stream (and the proxies on its way) alive.
+	KeepAlive time.Duration
+	// ReadHeaderTimeout drops a client that does not finish its request
+	// headers in time.
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout closes keep-alive connections idle for that long.
+	IdleTimeout time.Duration
+	// WriteTimeout bounds each write of a response: a client that stops
+	// reading is dropped after it.
+	WriteTimeout time.Duration
+	// BodyTimeout bounds the reading of a POST body.
+	BodyTimeout time.Duration
+	// ShutdownTimeout is how long Serve waits for requests in flight once
+	// its context is done, before it closes their connections.
+	ShutdownTimeout time.Duration
+	// FailureInterval is the rate limit of the security events recorded
+	// for failed requests: at most one per client address per interval.
+	FailureInterval time.Duration
+	// TouchInterval is how often, at most, a token's last use is written.
+	TouchInterval time.Duration
+
+	// Logger receives the access log and errors; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server serves the HTTP API over one store. Create it with New, serve
+// with Serve (or mount Handler), and Close it when done.
+type Server struct {
+	opts     Options
+	log      *slog.Logger
+	handler  http.Handler
+	security *securityLog
+	toucher  *toucher
+
+	watchers atomic.Int64
+	queries  chan struct{} // a slot per query running; nil: no bound
+	// closing is closed when shutdown begins, which ends watch streams:
+	// http.Server.Shutdown waits for handlers, and those never end alone.
+	closing   chan struct{}
+	closeOnce sync.Once
+}
+
+// New returns a Server for opts. It starts the background writers of
+// security events and token uses, which Close stops.
+func New(opts Options) (*Server, error) {
+	if opts.Store == nil {
+		return nil, errors.New("server: no store")
+	}
+	if opts.Tokens == nil && !opts.InsecureNoAuth {
+		return nil, errors.New("server: the store keeps no API tokens (a token store is needed unless authentication is disabled)")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = DefaultMaxBody
+	}
+	if opts.MaxPage <= 0 {
+		opts.MaxPage = DefaultMaxPage
+	}
+	if opts.MaxWatchers <= 0 {
+		opts.MaxWatchers = DefaultMaxWatchers
+	}
+	def(&opts.KeepAlive, DefaultKeepAlive)
+	def(&opts.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	def(&opts.IdleTimeout, DefaultIdleTimeout)
+	def(&opts.WriteTimeout, DefaultWriteTimeout)
+	def(&opts.BodyTimeout, DefaultBodyTimeout)
+	def(&opts.ShutdownTimeout, DefaultShutdownTimeout)
+	def(&opts.FailureInterval, DefaultFailureInterval)
+	def(&opts.TouchInterval, DefaultTouchInterval)
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Server{opts: opts, log: log, closing: make(chan struct{})}
+	if opts.MaxQueries == 0 {
+		opts.MaxQueries = 2 * runtime.GOMAXPROCS(0)
+	}
+	if opts.MaxQueries > 0 {
+		s.queries = make(chan struct{}, opts.MaxQueries)
+	}
+	s.opts = opts
+	s.security = newSecurityLog(opts.Store, opts.FailureInterval, opts.Now, log)
+	if opts.Tokens != nil {
+		s.toucher = newToucher(opts.Tokens, opts.TouchInterval, opts.Now, log)
+	}
+	s.handler = s.accessLog(s.routes())
+	return s, nil
+}
+
+// routes builds the API: every endpoint is registered here. The stats
+// endpoint (GET /v1/stats, read role) belongs here too.
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.Handle("GET /v1/events", s.authorize(audit.RoleRead, s.listEvents))
+	mux.Handle("POST /v1/events", s.authorize(audit.RoleWrite, s.postEvents))
+	mux.Handle("GET /v1/events/watch", s.authorize(audit.RoleRead, s.watchEvents))
+	mux.Handle("GET /v1/events/{id}", s.authorize(audit.RoleRead, s.getEvent))
+
+	// JSON answers for what matches no endpoint, instead of the mux's
+	// plain-text ones.
+	mux.HandleFunc("/v1/events", methodNotAllowed("GET, POST"))
+	mux.HandleFunc("/v1/events/{id}", methodNotAllowed("GET"))
+	mux.HandleFunc("/healthz", methodNotAllowed("GET"))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
+	})
+	return mux
+}
+
+// Handler returns the API as an http.Handler, access log included.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve answers requests on ln until ctx is done, then shuts down
+// gracefully: it stops accepting, ends the watch streams, and waits up to
+// ShutdownTimeout for the requests in flight before closing their
+// connections. It returns nil after a shutdown brought about by ctx.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := s.httpServer()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	return s.wait(ctx, srv, errc)
+}
+
+// ServeTLS is Serve over TLS with the given certificate.
+func (s *Server) ServeTLS(ctx context.Context, ln net.Listener, cert tls.Certificate) error {
+	srv := s.httpServer()
+	srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	return s.wait(ctx, srv, errc)
+}
+
+func (s *Server) httpServer() *http.Server {
+	return &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
+		IdleTimeout:       s.opts.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
+func (s *Server) wait(ctx context.Context, srv *http.Server, errc chan error) error {
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down: finishing the requests in flight", "timeout", s.opts.ShutdownTimeout)
+	s.beginShutdown()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if err != nil {
+		s.log.Warn("shutdown timed out: closing the remaining connections", "err", err)
+		srv.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// beginShutdown ends the watch streams.
+func (s *Server) beginShutdown() {
+	s.closeOnce.Do(func() { close(s.closing) })
+}
+
+// Close ends the watch streams still open and stops the background
+// writers, after they have written what is pending (the security events
+// of failed requests). Close it before the store.
+func (s *Server) Close() error {
+	s.beginShutdown()
+	s.security.close()
+	if s.toucher != nil {
+		s.toucher.close()
+	}
+	return nil
+}
+
+// querySlot waits for a turn to query the store and returns its release,
+// or false when the client gave up waiting.
+func (s *Server) querySlot(r *http.Request) (func(), bool) {
+	if s.queries == nil {
+		return func() {}, true
+	}
+	select {
+	case s.queries <- struct{}{}:
+		return func() { <-s.queries }, true
+	case <-r.Context().Done():
+		return nil, false
+	}
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func methodNotAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed here (allowed: %s)", r.Method, allow))
+	}
+}
