@@ -13,11 +13,19 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/audit-cli/audit/internal/cmd/completion"
+	"github.com/audit-cli/audit/internal/cmd/configcmd"
 	"github.com/audit-cli/audit/internal/cmd/export"
 	"github.com/audit-cli/audit/internal/cmd/importcmd"
 	"github.com/audit-cli/audit/internal/cmd/list"
+	"github.com/audit-cli/audit/internal/cmd/prune"
 	"github.com/audit-cli/audit/internal/cmd/record"
+	"github.com/audit-cli/audit/internal/cmd/serve"
 	"github.com/audit-cli/audit/internal/cmd/show"
+	"github.com/audit-cli/audit/internal/cmd/stats"
+	"github.com/audit-cli/audit/internal/cmd/token"
+	"github.com/audit-cli/audit/internal/cmd/verify"
+	"github.com/audit-cli/audit/internal/cmd/version"
 	"github.com/audit-cli/audit/internal/cmd/watch"
 	"github.com/audit-cli/audit/internal/cmdutil"
 	"github.com/audit-cli/audit/internal/config"
@@ -122,6 +130,16 @@ may be a brute-force attack.`,
 	cmd.AddCommand(show.NewCmdShow(f, nil))
 	cmd.AddCommand(watch.NewCmdWatch(f, nil))
 	cmd.AddCommand(export.NewCmdExport(f, nil))
+	cmd.AddCommand(verify.NewCmdVerify(f, nil))
+	cmd.AddCommand(prune.NewCmdPrune(f, nil))
+	cmd.AddCommand(stats.NewCmdStats(f, nil))
+	cmd.AddCommand(serve.NewCmdServe(f, nil))
+	cmd.AddCommand(token.NewCmdToken(f, nil))
+	cmd.AddCommand(configcmd.NewCmdConfig(f, nil))
+	cmd.AddCommand(completion.NewCmdCompletion(f, nil))
+	cmd.AddCommand(version.NewCmdVersion(f, nil))
+	version.SetRootVersion(cmd)
+	RegisterCompletions(cmd, f)
 	return cmd
 }
 
