@@ -3,9 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"net/netip"
-	"os"
 
 	"github.com/audit-cli/audit/internal/audit"
 )
@@ -63,21 +63,22 @@ func (s *Store) insert(ctx context.Context, db *sql.DB, events []audit.Event) ([
 		return nil, nil, err
 	}
 	defer tx.Rollback()
-	if x := os.Getenv("ZZ_PRAGMA"); x != "" {
-		if _, err := tx.ExecContext(ctx, x); err != nil {
-			return nil, nil, err
-		}
-	}
 
 	// The head: the next seq continues sqlite_sequence (so that a seq is
 	// never reused) and the chain continues from the newest row.
 	var last int64
-	var prev string
+	var head string
 	err = tx.QueryRowContext(ctx, `SELECT
 	coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0),
-	coalesce((SELECT hash FROM events ORDER BY seq DESC LIMIT 1), '')`).Scan(&last, &prev)
+	coalesce((SELECT hash FROM events ORDER BY seq DESC LIMIT 1), '')`).Scan(&last, &head)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read the head: %w", err)
+	}
+	prev := audit.Genesis
+	if head != "" {
+		if prev, err = hex.DecodeString(head); err != nil {
+			return nil, nil, fmt.Errorf("the newest stored hash %q is not hex: %w", head, err)
+		}
 	}
 
 	stmt, err := tx.PrepareContext(ctx, insertSQL)
@@ -102,10 +103,8 @@ func (s *Store) insert(ctx context.Context, db *sql.DB, events []audit.Event) ([
 		}
 		e := events[i] // a copy: the caller's event changes only on success
 		e.Seq = next
-		h, err := chain.NextHex(prev, &e)
-		if err != nil {
-			return nil, nil, fmt.Errorf("the newest stored hash %q is not hex: %w", prev, err)
-		}
+		sum := chain.Next(prev, &e)
+		h := hex.EncodeToString(sum)
 		var ipBin []byte
 		if e.IP != "" {
 			if a, err := netip.ParseAddr(e.IP); err == nil {
@@ -123,7 +122,7 @@ func (s *Store) insert(ctx context.Context, db *sql.DB, events []audit.Event) ([
 		}
 		if n == 1 {
 			seqs[i], hashes[i] = next, h
-			prev = h
+			prev = sum
 			next++
 		}
 	}

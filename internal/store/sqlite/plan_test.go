@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -38,16 +39,18 @@ func TestQueryPlans(t *testing.T) {
 		"resource glob":    {Resources: []string{"bbb-*"}},
 		"resource percent": {Resources: []string{"disk > 90%*"}},
 		"resource type":    {ResourceTypes: []string{"api_key"}},
-		"action":           {Actions: []string{"Portal Access"}},
+		"action and type":  {Actions: []string{"Portal Access"}, Types: []audit.Type{audit.TypeLogin}},
 		"user glob":        {Users: []string{"j*"}},
 		"user names":       {Users: []string{"John Davis", "smiller"}},
 		"user unicode":     {Users: []string{"Zoë*"}},
-		"outcome":          {Outcome: audit.OutcomeFailure},
+		"failures":         {Outcome: audit.OutcomeFailure},
+		"failures since":   {Outcome: audit.OutcomeFailure, Since: since, Order: audit.Descending, Limit: 50},
 	}
 	// Not in the list: a bare since with ORDER BY seq DESC LIMIT n (`audit
 	// list --since 7d`), for which SQLite rightly prefers walking seq
 	// backwards from the newest event and stopping after n matches to
-	// sorting every event of the period.
+	// sorting every event of the period; an action alone, which has no
+	// index (see the schema); outcome success, nearly every event.
 	db, err := s.readers(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -106,11 +109,12 @@ func TestConnectionSettings(t *testing.T) {
 	}{
 		{"writer", "journal_mode", "wal"},
 		{"writer", "synchronous", "2"}, // FULL
+		{"writer", "page_size", fmt.Sprint(pageSize)},
 		{"writer", "busy_timeout", "10000"},
 		{"reader", "journal_mode", "wal"},
 		{"reader", "busy_timeout", "10000"},
 		{"reader", "query_only", "1"},
-		{"writer", "user_version", "1"},
+		{"writer", "user_version", fmt.Sprint(schemaVersion)},
 	} {
 		db := w
 		if c.db == "reader" {

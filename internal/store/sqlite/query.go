@@ -122,8 +122,8 @@ func selectSQL(f *audit.Filter, order audit.Order, limit int) (string, []any) {
 // SQL that agrees with audit.Filter.Match, the reference.
 //
 // Text filters: a value without '*' is an equality and one with '*' a LIKE
-// prefix/infix pattern, both on NOCASE columns so that their indexes serve
-// them. SQLite folds ASCII letters only, while Match folds all of Unicode,
+// pattern, both on NOCASE columns, so that an index on the column serves an
+// equality or a pattern that starts with a literal prefix. SQLite folds ASCII letters only, while Match folds all of Unicode,
 // so a pattern with a non-ASCII character is matched by audit_glob, which is
 // audit.Glob itself; its leading ASCII part, if any, still narrows the
 // search through the index. One difference remains: Go lowercases 'İ'

