@@ -2,8 +2,24 @@ package audit
 
 import (
 	"context"
+	"fmt"
 	"iter"
 )
+
+// PartialError reports an import that failed after some of its events had
+// been stored in earlier, committed batches. Importing the same events
+// again is safe: stored ones are skipped by id.
+type PartialError struct {
+	Stored int
+	Err    error
+}
+
+func (e *PartialError) Error() string {
+	return fmt.Sprintf("%v (%d events of earlier batches were stored; importing again is safe)", e.Err, e.Stored)
+}
+
+// Unwrap returns the cause.
+func (e *PartialError) Unwrap() error { return e.Err }
 
 // Importer is implemented by stores that can take a whole stream of events
 // in one all-or-nothing transaction, however long it is.
@@ -35,16 +51,25 @@ func Import(ctx context.Context, st Store, events iter.Seq2[Event, error]) (Appe
 		batch = batch[:0]
 		return err
 	}
+	partial := func(err error) (AppendResult, error) {
+		if total.Added+total.Existing > 0 {
+			return total, &PartialError{Stored: total.Added + total.Existing, Err: err}
+		}
+		return total, err
+	}
 	for e, err := range events {
 		if err != nil {
-			return total, err
+			return partial(err)
 		}
 		batch = append(batch, e)
 		if len(batch) == ImportBatch {
 			if err := flush(); err != nil {
-				return total, err
+				return partial(err)
 			}
 		}
 	}
-	return total, flush()
+	if err := flush(); err != nil {
+		return partial(err)
+	}
+	return total, nil
 }

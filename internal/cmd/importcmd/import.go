@@ -2,6 +2,7 @@
 package importcmd
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -84,7 +85,11 @@ func importRun(cmd *cobra.Command, opts *ImportOptions) error {
 	events := counted(eventio.Decode(r, opts.Format), progress)
 	res, err := audit.Import(cmd.Context(), st, events)
 	progress.Done()
-	if err != nil {
+	var partial *audit.PartialError
+	switch {
+	case errors.As(err, &partial):
+		return fmt.Errorf("import %s: %w", name, err)
+	case err != nil:
 		return fmt.Errorf("import %s: %w (nothing was stored)", name, err)
 	}
 	fmt.Fprintf(opts.IO.Out, "%d added, %d already stored\n", res.Added, res.Existing)

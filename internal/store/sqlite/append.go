@@ -58,12 +58,46 @@ func (s *Store) Append(ctx context.Context, events []audit.Event) (audit.AppendR
 // insert writes events in one BEGIN IMMEDIATE transaction and returns the
 // seq and hash of each, 0 and "" for those already stored.
 func (s *Store) insert(ctx context.Context, db *sql.DB, events []audit.Event) ([]int64, []string, error) {
-	tx, err := db.BeginTx(ctx, nil)
+	w, err := s.beginChain(ctx, db)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer tx.Rollback()
+	defer w.rollback()
+	seqs := make([]int64, len(events))
+	hashes := make([]string, len(events))
+	for i := range events {
+		if i%1024 == 1023 {
+			if err := ctx.Err(); err != nil {
+				return nil, nil, err
+			}
+		}
+		e := events[i] // a copy: the caller's event changes only on success
+		if seqs[i], hashes[i], err = w.add(&e); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := w.tx.Commit(); err != nil {
+		return nil, nil, err
+	}
+	return seqs, hashes, nil
+}
 
+// chainWriter inserts events into an open write transaction, continuing
+// the seq numbering and the hash chain from the head it read at the start.
+type chainWriter struct {
+	tx    *sql.Tx
+	stmt  *sql.Stmt
+	bg    context.Context
+	chain *audit.Chain
+	prev  []byte
+	next  int64
+}
+
+func (s *Store) beginChain(ctx context.Context, db *sql.DB) (*chainWriter, error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
 	// The head: the next seq continues sqlite_sequence (so that a seq is
 	// never reused) and the chain continues from the newest row.
 	var last int64
@@ -72,62 +106,58 @@ func (s *Store) insert(ctx context.Context, db *sql.DB, events []audit.Event) ([
 	coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0),
 	coalesce((SELECT hash FROM events ORDER BY seq DESC LIMIT 1), '')`).Scan(&last, &head)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read the head: %w", err)
+		tx.Rollback()
+		return nil, fmt.Errorf("read the head: %w", err)
 	}
 	prev := audit.Genesis
 	if head != "" {
 		if prev, err = hex.DecodeString(head); err != nil {
-			return nil, nil, fmt.Errorf("the newest stored hash %q is not hex: %w", head, err)
+			tx.Rollback()
+			return nil, fmt.Errorf("the newest stored hash %q is not hex: %w", head, err)
 		}
 	}
-
 	stmt, err := tx.PrepareContext(ctx, insertSQL)
 	if err != nil {
-		return nil, nil, err
+		tx.Rollback()
+		return nil, err
 	}
-	defer stmt.Close()
-
 	// The driver watches a cancellable context with a goroutine per
 	// statement; once per event is too costly for a large batch, so the
-	// statements run without it and the loop checks ctx itself.
-	bg := context.WithoutCancel(ctx)
-	chain := audit.NewChain(s.opts.ChainKey)
-	seqs := make([]int64, len(events))
-	hashes := make([]string, len(events))
-	next := last + 1
-	for i := range events {
-		if i%1024 == 1023 {
-			if err := ctx.Err(); err != nil {
-				return nil, nil, err
-			}
-		}
-		e := events[i] // a copy: the caller's event changes only on success
-		e.Seq = next
-		sum := chain.Next(prev, &e)
-		h := hex.EncodeToString(sum)
-		var ipBin []byte
-		if e.IP != "" {
-			if a, err := netip.ParseAddr(e.IP); err == nil {
-				ipBin = ipKey(a.Unmap())
-			}
-		}
-		r, err := stmt.ExecContext(bg, e.Seq, e.ID, e.Time.UnixNano(), e.User, e.UserName, string(e.Type),
-			e.Action, e.ResourceType, e.Resource, e.Details, e.IP, ipBin, string(e.Outcome), h)
-		if err != nil {
-			return nil, nil, fmt.Errorf("insert event %q: %w", e.ID, err)
-		}
-		n, err := r.RowsAffected()
-		if err != nil {
-			return nil, nil, err
-		}
-		if n == 1 {
-			seqs[i], hashes[i] = next, h
-			prev = sum
-			next++
+	// statements run without it and callers check ctx themselves.
+	return &chainWriter{tx: tx, stmt: stmt, bg: context.WithoutCancel(ctx),
+		chain: audit.NewChain(s.opts.ChainKey), prev: prev, next: last + 1}, nil
+}
+
+// add inserts e (already validated) unless its id is stored, returning its
+// new seq and hash, or 0 and "" when it was stored already.
+func (w *chainWriter) add(e *audit.Event) (int64, string, error) {
+	e.Seq = w.next
+	sum := w.chain.Next(w.prev, e)
+	h := hex.EncodeToString(sum)
+	var ipBin []byte
+	if e.IP != "" {
+		if a, err := netip.ParseAddr(e.IP); err == nil {
+			ipBin = ipKey(a.Unmap())
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, nil, err
+	r, err := w.stmt.ExecContext(w.bg, e.Seq, e.ID, e.Time.UnixNano(), e.User, e.UserName, string(e.Type),
+		e.Action, e.ResourceType, e.Resource, e.Details, e.IP, ipBin, string(e.Outcome), h)
+	if err != nil {
+		return 0, "", fmt.Errorf("insert event %q: %w", e.ID, err)
 	}
-	return seqs, hashes, nil
+	n, err := r.RowsAffected()
+	if err != nil {
+		return 0, "", err
+	}
+	if n != 1 {
+		return 0, "", nil
+	}
+	w.prev = sum
+	w.next++
+	return e.Seq, h, nil
+}
+
+func (w *chainWriter) rollback() {
+	w.stmt.Close()
+	w.tx.Rollback()
 }

@@ -1,0 +1,104 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"iter"
+
+	"github.com/audit-cli/audit/internal/audit"
+)
+
+var _ audit.Importer = (*Store)(nil)
+
+// importBatch is how many decoded events travel together from the reading
+// goroutine to the writing one.
+const importBatch = 1024
+
+// Import stores a whole stream of events in one transaction: either every
+// event is stored (or found stored already) or, on any error — from the
+// stream, an invalid event, the disk, a cancelled ctx — none is. The stream
+// is read on its own goroutine so that decoding and inserting use two cores.
+func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]) (audit.AppendResult, error) {
+	var res audit.AppendResult
+	db, err := s.writer(ctx)
+	if err != nil {
+		return res, err
+	}
+	w, err := s.beginChain(ctx, db)
+	if err != nil {
+		return res, s.wrapErr("import into", err)
+	}
+	defer w.rollback()
+
+	type batch struct {
+		events []audit.Event
+		err    error
+	}
+	batches := make(chan batch, 4)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		defer close(batches)
+		b := make([]audit.Event, 0, importBatch)
+		send := func(x batch) bool {
+			select {
+			case batches <- x:
+				return true
+			case <-stop:
+				return false
+			}
+		}
+		for e, err := range events {
+			if err != nil {
+				send(batch{events: b, err: err})
+				return
+			}
+			b = append(b, e)
+			if len(b) == importBatch {
+				if !send(batch{events: b}) {
+					return
+				}
+				b = make([]audit.Event, 0, importBatch)
+			}
+		}
+		send(batch{events: b})
+	}()
+
+	index := 0
+	for b := range batches {
+		if err := ctx.Err(); err != nil {
+			return audit.AppendResult{}, err
+		}
+		for i := range b.events {
+			e := &b.events[i]
+			if err := e.Normalize(); err != nil {
+				return audit.AppendResult{}, &audit.RecordError{Index: index, Err: err}
+			}
+			if e.Time.After(maxTime) {
+				return audit.AppendResult{}, &audit.RecordError{Index: index, Err: &audit.FieldError{Field: "time",
+					Reason: fmt.Sprintf("%s is after %s, the latest time the SQLite store keeps",
+						audit.FormatTime(e.Time), audit.FormatTime(maxTime))}}
+			}
+			seq, _, err := w.add(e)
+			if err != nil {
+				return audit.AppendResult{}, s.wrapErr("import into", err)
+			}
+			if seq != 0 {
+				res.Added++
+			} else {
+				res.Existing++
+			}
+			index++
+		}
+		if b.err != nil {
+			return audit.AppendResult{}, b.err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return audit.AppendResult{}, err
+	}
+	if err := w.tx.Commit(); err != nil {
+		return audit.AppendResult{}, s.wrapErr("import into", err)
+	}
+	return res, nil
+}
