@@ -20,16 +20,6 @@ const importBatch = 1024
 // is read on its own goroutine so that decoding and inserting use two cores.
 func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]) (audit.AppendResult, error) {
 	var res audit.AppendResult
-	db, err := s.writer(ctx)
-	if err != nil {
-		return res, err
-	}
-	w, err := s.beginChain(ctx, db)
-	if err != nil {
-		return res, s.wrapErr("import into", err)
-	}
-	defer w.rollback()
-
 	type batch struct {
 		events []audit.Event
 		err    error
@@ -64,8 +54,31 @@ func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]
 		send(batch{events: b})
 	}()
 
+	// A stream that is bad from its first records does not create the
+	// store file: the first batch is checked before the writer opens it.
+	first, ok := <-batches
+	if ok {
+		for i := range first.events {
+			if err := first.events[i].Normalize(); err != nil {
+				return res, &audit.RecordError{Index: i, Err: err}
+			}
+		}
+		if first.err != nil {
+			return res, first.err
+		}
+	}
+	db, err := s.writer(ctx)
+	if err != nil {
+		return res, err
+	}
+	w, err := s.beginChain(ctx, db)
+	if err != nil {
+		return res, s.wrapErr("import into", err)
+	}
+	defer w.rollback()
+
 	index := 0
-	for b := range batches {
+	for b := range prepend(first, ok, batches) {
 		if err := ctx.Err(); err != nil {
 			return audit.AppendResult{}, err
 		}
@@ -101,4 +114,18 @@ func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]
 		return audit.AppendResult{}, s.wrapErr("import into", err)
 	}
 	return res, nil
+}
+
+// prepend yields first (when ok) and then what arrives on rest.
+func prepend[T any](first T, ok bool, rest <-chan T) iter.Seq[T] {
+	return func(yield func(T) bool) {
+		if ok && !yield(first) {
+			return
+		}
+		for x := range rest {
+			if !yield(x) {
+				return
+			}
+		}
+	}
 }
