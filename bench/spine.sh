@@ -27,7 +27,7 @@ t1=$(now_ms)
 t2=$(now_ms)
 sq=$((t1 - t0)); au=$((t2 - t1))
 printf 'import: sqlite3 .import %d ms (%d rows/s); audit import %d ms (%d events/s); ratio %.2fx\n' \
-	"$sq" $((N * 1000 / sq)) "$au" $((N * 1000 / au)) "$(echo "$au / $sq" | bc -l)"
+	"$sq" $((N * 1000 / sq)) "$au" $((N * 1000 / au)) "$(awk -v a=$au -v b=$sq "BEGIN{print a/b}")"
 
 # 2. Filtered list vs jq
 S="$DATA/import.db"
@@ -45,8 +45,8 @@ jq -c --arg since "$since" 'select(.user=="jdavis" and .type=="security" and .ti
 b=$(now_ms)
 jqms=$((b - a))
 printf 'filtered list: audit best %d ms, mean %d ms over 10 runs; jq %d ms; jq/audit %.0fx\n' \
-	"$best" $((total / 10)) "$jqms" "$(echo "$jqms / $best" | bc -l)"
+	"$best" $((total / 10)) "$jqms" "$(awk -v a=$jqms -v b=$best "BEGIN{print a/b}")"
 
 # 3. Memory of a full JSONL listing
 rss=$(peak_rss_kb "$AUDIT" --store "$S" list -n 0 -o jsonl)
-printf 'list -n 0 -o jsonl of %d events: peak RSS %d KiB (%.1f MiB)\n' "$N" "$rss" "$(echo "$rss / 1024" | bc -l)"
+printf 'list -n 0 -o jsonl of %d events: peak RSS %d KiB (%.1f MiB)\n' "$N" "$rss" "$(awk -v a=$rss "BEGIN{print a/1024}")"

@@ -38,11 +38,17 @@ func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]
 				return false
 			}
 		}
+		// Validation happens here too, off the writing goroutine.
+		index := 0
 		for e, err := range events {
+			if err == nil {
+				err = validate(&e, index)
+			}
 			if err != nil {
 				send(batch{events: b, err: err})
 				return
 			}
+			index++
 			b = append(b, e)
 			if len(b) == importBatch {
 				if !send(batch{events: b}) {
@@ -55,17 +61,10 @@ func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]
 	}()
 
 	// A stream that is bad from its first records does not create the
-	// store file: the first batch is checked before the writer opens it.
+	// store file: the first batch arrives before the writer opens it.
 	first, ok := <-batches
-	if ok {
-		for i := range first.events {
-			if err := first.events[i].Normalize(); err != nil {
-				return res, &audit.RecordError{Index: i, Err: err}
-			}
-		}
-		if first.err != nil {
-			return res, first.err
-		}
+	if ok && first.err != nil {
+		return res, first.err
 	}
 	db, err := s.writer(ctx)
 	if err != nil {
@@ -77,22 +76,12 @@ func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]
 	}
 	defer w.rollback()
 
-	index := 0
 	for b := range prepend(first, ok, batches) {
 		if err := ctx.Err(); err != nil {
 			return audit.AppendResult{}, err
 		}
 		for i := range b.events {
-			e := &b.events[i]
-			if err := e.Normalize(); err != nil {
-				return audit.AppendResult{}, &audit.RecordError{Index: index, Err: err}
-			}
-			if e.Time.After(maxTime) {
-				return audit.AppendResult{}, &audit.RecordError{Index: index, Err: &audit.FieldError{Field: "time",
-					Reason: fmt.Sprintf("%s is after %s, the latest time the SQLite store keeps",
-						audit.FormatTime(e.Time), audit.FormatTime(maxTime))}}
-			}
-			seq, _, err := w.add(e)
+			seq, _, err := w.add(&b.events[i])
 			if err != nil {
 				return audit.AppendResult{}, s.wrapErr("import into", err)
 			}
@@ -101,7 +90,6 @@ func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]
 			} else {
 				res.Existing++
 			}
-			index++
 		}
 		if b.err != nil {
 			return audit.AppendResult{}, b.err
@@ -128,4 +116,17 @@ func prepend[T any](first T, ok bool, rest <-chan T) iter.Seq[T] {
 			}
 		}
 	}
+}
+
+// validate normalizes e, the index-th event of a stream, as Append does.
+func validate(e *audit.Event, index int) error {
+	if err := e.Normalize(); err != nil {
+		return &audit.RecordError{Index: index, Err: err}
+	}
+	if e.Time.After(maxTime) {
+		return &audit.RecordError{Index: index, Err: &audit.FieldError{Field: "time",
+			Reason: fmt.Sprintf("%s is after %s, the latest time the SQLite store keeps",
+				audit.FormatTime(e.Time), audit.FormatTime(maxTime))}}
+	}
+	return nil
 }

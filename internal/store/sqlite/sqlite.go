@@ -279,8 +279,9 @@ func (s *Store) readerDSN() string {
 
 // writerCacheKiB is the writer's page cache as SQLite's negative
 // cache_size (KiB). The default 2 MiB makes index maintenance of large
-// imports spill to disk; 64 MiB keeps the hot index pages in memory.
-const writerCacheKiB = -65536
+// imports spill to disk, and each spill rewrites hot index pages into the
+// WAL again; 128 MiB keeps them in memory for imports of millions of events.
+const writerCacheKiB = -131072
 
 // escapeURIPath makes a file path safe inside a "file:" URI, which SQLite
 // decodes: only '%', '?' and '#' have a meaning there.
