@@ -32,9 +32,10 @@ const maxBackoff = 5 * time.Second
 // next to no CPU) and only then queries for seq > the last seen. A file
 // that does not exist yet, or has no schema yet, is waited for.
 //
-// Errors: transient ones (the file missing or locked, I/O errors, a schema
-// change) are not yielded; Follow drops its connection and retries with a
-// backoff of up to maxBackoff, resuming after the last event it yielded.
+// Errors: transient ones (the file locked, I/O errors, a schema change) are
+// yielded, wrapping audit.ErrUnavailable; a consumer that goes on iterating
+// lets Follow drop its connection and retry with a backoff of up to
+// maxBackoff, resuming after the last event it yielded.
 // A file removed or replaced by another one (a new store, whose seqs start
 // over) is followed anew from f.After. Permanent ones (the file is not an audit store, is corrupt, or
 // has a newer schema; the Store was closed) are yielded once and end the
@@ -80,7 +81,12 @@ func (fw *follower) run(ctx context.Context, yield func(audit.Event, error) bool
 		case errors.Is(err, errStopped), ctx.Err() != nil:
 			return
 		case transient(err):
+			// Say so, so that a watcher can tell its user; a consumer that
+			// goes on iterating gets the retries, with a growing backoff.
 			fw.disconnect()
+			if !yield(audit.Event{}, fmt.Errorf("%w: following %s: %v", audit.ErrUnavailable, fw.s.path, err)) {
+				return
+			}
 			delay = min(2*delay, maxBackoff)
 		default:
 			yield(audit.Event{}, err)
