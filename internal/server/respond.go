@@ -16,12 +16,17 @@ import (
 
 // errorBody is the JSON of every error response. Record, Field and Reason
 // are set for an event of a POST that failed validation, so that a client
-// can name it as `audit import` would.
+// can name it as `audit import` would; Integrity for a hash chain that does
+// not verify (409), so that a client can report it as `audit verify` on
+// the store itself would. Status repeats the status in an error that ends
+// a stream, whose response status was 200.
 type errorBody struct {
-	Error  string `json:"error"`
-	Record int    `json:"record,omitempty"` // 1-based position in the request body
-	Field  string `json:"field,omitempty"`
-	Reason string `json:"reason,omitempty"`
+	Error     string                `json:"error"`
+	Status    int                   `json:"status,omitempty"`
+	Record    int                   `json:"record,omitempty"` // 1-based position in the request body
+	Field     string                `json:"field,omitempty"`
+	Reason    string                `json:"reason,omitempty"`
+	Integrity *audit.IntegrityError `json:"integrity,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -39,18 +44,28 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 }
 
 // storeError answers a failure of the store: bad input is the client's
-// (400, with the store's message), a missing event 404; anything else is
-// logged in full and answered with a generic message, so that no path,
-// SQL or stack reaches the client.
+// (400, with the store's message), a missing event 404, a hash chain that
+// does not verify 409; anything else is logged in full and answered with a
+// generic message, so that no path, SQL or stack reaches the client.
 func (s *Server) storeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, body := s.errorBody(r, err)
+	writeJSON(w, status, body)
+}
+
+// errorBody is the status and body that storeError answers err with.
+func (s *Server) errorBody(r *http.Request, err error) (int, errorBody) {
 	status, msg := s.classify(r, err)
+	body := errorBody{Error: msg}
 	var re *audit.RecordError
 	var fe *audit.FieldError
-	if status == http.StatusBadRequest && errors.As(err, &re) && errors.As(err, &fe) {
-		writeJSON(w, status, errorBody{Error: msg, Record: re.Index + 1, Field: fe.Field, Reason: fe.Reason})
-		return
+	var ie *audit.IntegrityError
+	switch {
+	case status == http.StatusBadRequest && errors.As(err, &re) && errors.As(err, &fe):
+		body.Record, body.Field, body.Reason = re.Index+1, fe.Field, fe.Reason
+	case status == http.StatusConflict && errors.As(err, &ie):
+		body.Error, body.Integrity = ie.Error(), ie
 	}
-	writeError(w, status, msg)
+	return status, body
 }
 
 // classify maps a store error to a status and the message a client may
@@ -61,6 +76,8 @@ func (s *Server) classify(r *http.Request, err error) (int, string) {
 		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, audit.ErrNotFound):
 		return http.StatusNotFound, err.Error()
+	case errors.Is(err, audit.ErrIntegrity):
+		return http.StatusConflict, err.Error()
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The client went away; nobody reads the answer.
 		return 499, "request canceled"
@@ -164,10 +181,13 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 }
 
 // filterParams are the query parameters of the API: the filters of
-// audit.ParseValues.
+// audit.ParseValues, those of audit.ParseStatsValues and
+// audit.ParseBurstValues, and those of GET /v1/verify.
 var filterParams = map[string]bool{"user": true, "type": true, "action": true, "resource": true,
 	"resource_type": true, "ip": true, "outcome": true, "since": true, "until": true,
-	"search": true, "after": true, "before": true, "limit": true, "order": true}
+	"search": true, "after": true, "before": true, "limit": true, "order": true,
+	"table": true, "zone": true, "threshold": true, "window": true,
+	"from_seq": true, "to_seq": true, "expect": true, "allow_gaps": true}
 
 func safeQuery(q url.Values) string {
 	if len(q) == 0 {

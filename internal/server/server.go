@@ -13,10 +13,25 @@
 //	                          resumes after Last-Event-ID (or after=)
 //	POST /v1/events           JSON array, NDJSON or CSV; idempotent by id;
 //	                          all-or-nothing per request
+//	GET  /v1/stats            grouped counts: the parameters of
+//	                          audit.StatsQuery.Values; a JSON audit.StatsResult
+//	GET  /v1/stats/logins     failed-login bursts: the parameters of
+//	                          audit.BurstQuery.Values; a JSON array of audit.Burst
+//	GET  /v1/chain/head       the newest event's seq and hash (audit.ChainPoint)
+//	GET  /v1/chain/checkpoint the checkpoint of the latest prune (audit.Checkpoint)
+//	POST /v1/verify           audit.Verify with the server's ChainKey: the JSON
+//	                          audit.VerifyOptions in, audit.VerifyResult out, or
+//	                          409 {"error", "integrity": audit.IntegrityError};
+//	                          also GET /v1/verify?from_seq=&to_seq=&since=&expect=
+//	POST /v1/prune            admin: a JSON audit.PruneRequest in, the
+//	                          audit.Checkpoint out
 //
 // Every /v1 request needs "Authorization: Bearer TOKEN". Tokens are kept
 // hashed (SHA-256) in the store's audit.TokenStore and carry a role: read
-// for the GETs, write for POST. Errors are JSON {"error": "..."}.
+// for the GETs and verify, write for POST /v1/events, admin for prune.
+// Errors are JSON {"error": "..."}: 400 for bad parameters (named), 401
+// and 403 for tokens, 409 for a chain that does not verify, 501 when the
+// store lacks what the endpoint needs (statistics, a hash chain, prune).
 package server
 
 import (
@@ -60,6 +75,11 @@ type Options struct {
 	// InsecureNoAuth serves every request without a token, as admin. For
 	// local tests only.
 	InsecureNoAuth bool
+	// ChainKey is the integrity key (integrity.key-file) the store's hash
+	// chain is written with, the key Store was opened with: /v1/verify
+	// verifies with it, so that clients need not hold it. nil means plain
+	// SHA-256.
+	ChainKey []byte
 
 	// MaxBody bounds a POST body in bytes; larger ones get 413.
 	MaxBody int64
@@ -68,10 +88,10 @@ type Options struct {
 	// MaxWatchers bounds the concurrent /v1/events/watch streams; more get
 	// 503.
 	MaxWatchers int
-	// MaxQueries bounds the queries (GET /v1/events, GET /v1/events/{id})
-	// that run at once; more wait for their turn. It keeps a crowd of
-	// readers from starving writers of CPU: a burst of queries is queued
-	// instead of run all at once. 0 means twice the CPUs Go uses; less
+	// MaxQueries bounds the queries (GET /v1/events, GET /v1/events/{id},
+	// the stats and verifications) that run at once; more wait for their
+	// turn. It keeps a crowd of readers from starving writers of CPU: a
+	// burst of queries is queued instead of run all at once. 0 means twice the CPUs Go uses; less
 	// than 0, no bound.
 	MaxQueries int
 	// KeepAlive is the interval of the SSE comment lines that keep an idle
@@ -173,8 +193,7 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// routes builds the API: every endpoint is registered here. The stats
-// endpoint (GET /v1/stats, read role) belongs here too.
+// routes builds the API: every endpoint is registered here.
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
@@ -182,11 +201,26 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("POST /v1/events", s.authorize(audit.RoleWrite, s.postEvents))
 	mux.Handle("GET /v1/events/watch", s.authorize(audit.RoleRead, s.watchEvents))
 	mux.Handle("GET /v1/events/{id}", s.authorize(audit.RoleRead, s.getEvent))
+	mux.Handle("GET /v1/stats", s.authorize(audit.RoleRead, s.stats))
+	mux.Handle("GET /v1/stats/logins", s.authorize(audit.RoleRead, s.logins))
+	mux.Handle("GET /v1/chain/head", s.authorize(audit.RoleRead, s.chainHead))
+	mux.Handle("GET /v1/chain/checkpoint", s.authorize(audit.RoleRead, s.chainCheckpoint))
+	// Verifying changes nothing, so a read token may; POST carries the
+	// options as JSON, GET as query parameters for curl.
+	mux.Handle("POST /v1/verify", s.authorize(audit.RoleRead, s.verify))
+	mux.Handle("GET /v1/verify", s.authorize(audit.RoleRead, s.verify))
+	mux.Handle("POST /v1/prune", s.authorize(audit.RoleAdmin, s.prune))
 
 	// JSON answers for what matches no endpoint, instead of the mux's
 	// plain-text ones.
 	mux.HandleFunc("/v1/events", methodNotAllowed("GET, POST"))
 	mux.HandleFunc("/v1/events/{id}", methodNotAllowed("GET"))
+	mux.HandleFunc("/v1/stats", methodNotAllowed("GET"))
+	mux.HandleFunc("/v1/stats/logins", methodNotAllowed("GET"))
+	mux.HandleFunc("/v1/chain/head", methodNotAllowed("GET"))
+	mux.HandleFunc("/v1/chain/checkpoint", methodNotAllowed("GET"))
+	mux.HandleFunc("/v1/verify", methodNotAllowed("GET, POST"))
+	mux.HandleFunc("/v1/prune", methodNotAllowed("POST"))
 	mux.HandleFunc("/healthz", methodNotAllowed("GET"))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)

@@ -163,7 +163,12 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(opts.IO.ErrOut, nil))
-	sopts := server.Options{Store: st, MaxBody: maxBody, MaxWatchers: opts.MaxWatchers, MaxPage: opts.MaxPage, MaxQueries: opts.MaxQueries,
+	// The server verifies and prunes with the same key the store chains with.
+	key, err := cfg.ChainKey()
+	if err != nil {
+		return err
+	}
+	sopts := server.Options{Store: st, ChainKey: key, MaxBody: maxBody, MaxWatchers: opts.MaxWatchers, MaxPage: opts.MaxPage, MaxQueries: opts.MaxQueries,
 		ReadHeaderTimeout: opts.ReadHeaderTimeout, ShutdownTimeout: opts.ShutdownTimeout,
 		InsecureNoAuth: opts.InsecureNoAuth, Logger: log, Now: opts.Now}
 	ntokens := 0

@@ -6,11 +6,18 @@
 // Server-Sent Events of GET /v1/events/watch and reconnects, resuming with
 // Last-Event-ID, when the stream breaks.
 //
+// Stats and Bursts ask GET /v1/stats and /v1/stats/logins; Head and
+// Checkpoint GET /v1/chain/…; Verify has the server verify the chain with
+// its integrity key (POST /v1/verify), Prune POSTs /v1/prune, which needs
+// an admin token.
+//
 // Errors map to the exit codes of DESIGN.md §5: a server that cannot be
 // reached (or answers 502, 503, 504) wraps audit.ErrUnavailable; 401
 // audit.ErrUnauthorized and 403 audit.ErrForbidden; 400 audit.ErrInvalid
-// with the server's message; 404 of an event audit.ErrNotFound. The token
-// never appears in an error.
+// with the server's message; 404 of an event audit.ErrNotFound; 409 (a
+// chain that does not verify) audit.ErrIntegrity, as the
+// *audit.IntegrityError the server found. The token never appears in an
+// error.
 package remote
 
 import (
@@ -207,6 +214,10 @@ type Error struct {
 	Record int
 	Field  string
 	Reason string
+
+	// noEndpoint: the server is an audit serve without the endpoint (an
+	// older version).
+	noEndpoint bool
 }
 
 func (e *Error) Error() string {
@@ -216,23 +227,41 @@ func (e *Error) Error() string {
 // Is matches e's Base.
 func (e *Error) Is(target error) bool { return e.Base != nil && target == e.Base }
 
-// statusError turns a non-2xx response into an *Error.
+// wireError is the JSON of an error answer of the server (server.errorBody),
+// also the last line of a stream that failed.
+type wireError struct {
+	Error     string                `json:"error"`
+	Status    int                   `json:"status"`
+	Record    int                   `json:"record"`
+	Field     string                `json:"field"`
+	Reason    string                `json:"reason"`
+	Integrity *audit.IntegrityError `json:"integrity"`
+}
+
+// statusError turns a non-2xx response into an error (see apiError).
 func (s *Store) statusError(resp *http.Response) error {
-	var body struct {
-		Error  string `json:"error"`
-		Record int    `json:"record"`
-		Field  string `json:"field"`
-		Reason string `json:"reason"`
-	}
+	var body wireError
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	isJSON := strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") && json.Unmarshal(data, &body) == nil && body.Error != ""
+	return s.apiError(resp.StatusCode, resp.Status, body, isJSON)
+}
+
+// apiError is the error of an answer with status code (status is its
+// text, "404 Not Found") and, when isJSON, the error body: an *Error, or
+// for a hash chain that does not verify (409 with the integrity fields)
+// the *audit.IntegrityError itself, so that it reads as a verification of
+// the store on its own machine would.
+func (s *Store) apiError(code int, status string, body wireError, isJSON bool) error {
 	msg := body.Error
 	if !isJSON {
-		msg = resp.Status
+		msg = status
 	}
-	e := &Error{Server: s.base.Redacted(), Status: resp.StatusCode, Msg: msg,
+	if code == http.StatusConflict && isJSON && body.Integrity != nil {
+		return body.Integrity
+	}
+	e := &Error{Server: s.base.Redacted(), Status: code, Msg: msg,
 		Record: body.Record, Field: body.Field, Reason: body.Reason}
-	switch code := resp.StatusCode; {
+	switch {
 	case code == http.StatusUnauthorized:
 		e.Base = audit.ErrUnauthorized
 		e.Msg = "authentication failed: " + msg + " (give a token with --token, AUDIT_TOKEN or the config file's token)"
@@ -240,14 +269,19 @@ func (s *Store) statusError(resp *http.Response) error {
 		e.Base = audit.ErrForbidden
 	case code == http.StatusBadRequest, code == http.StatusRequestEntityTooLarge, code == http.StatusUnsupportedMediaType:
 		e.Base = audit.ErrInvalid
+	case code == http.StatusConflict:
+		e.Base = audit.ErrIntegrity
 	case code == http.StatusNotFound && isJSON && !strings.HasPrefix(msg, "no such endpoint"):
 		e.Base = audit.ErrNotFound
 	case code == http.StatusNotFound:
 		e.Base = audit.ErrUnavailable
-		e.Msg = "no audit API here (" + resp.Status + "): is this the address of an audit serve?"
+		e.noEndpoint = isJSON
+		e.Msg = "no audit API here (" + status + "): is this the address of an audit serve?"
 	case code == http.StatusBadGateway, code == http.StatusServiceUnavailable, code == http.StatusGatewayTimeout:
 		e.Base = audit.ErrUnavailable
 	}
+	// Others, 501 (the server's store cannot do it) and 500 among them,
+	// are runtime failures.
 	return e
 }
 

@@ -27,6 +27,8 @@ import (
 type testServer struct {
 	t     *testing.T
 	store *sqlite.Store
+	path  string // the store's file
+	key   []byte // its chain key
 	token string
 	opts  server.Options
 	log   *syncBuffer
@@ -58,13 +60,21 @@ func (b *syncBuffer) String() string {
 // startServer starts a server; opts may adjust its Options.
 func startServer(t *testing.T, opts ...func(*server.Options)) *testServer {
 	t.Helper()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "audit.db"), sqlite.Options{PollInterval: 20 * time.Millisecond})
+	return startKeyedServer(t, nil, opts...)
+}
+
+// startKeyedServer starts a server whose store's hash chain uses key (nil:
+// plain SHA-256), as `audit serve` does with integrity.key-file set.
+func startKeyedServer(t *testing.T, key []byte, opts ...func(*server.Options)) *testServer {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	st, err := sqlite.Open(path, sqlite.Options{ChainKey: key, PollInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	token := createToken(t, st, "test-admin", audit.RoleAdmin, time.Time{})
-	ts := &testServer{t: t, store: st, token: token, log: &syncBuffer{}}
-	ts.opts = server.Options{Store: st, Tokens: st, KeepAlive: 200 * time.Millisecond,
+	ts := &testServer{t: t, store: st, path: path, key: key, token: token, log: &syncBuffer{}}
+	ts.opts = server.Options{Store: st, Tokens: st, ChainKey: key, KeepAlive: 200 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(ts.log, nil))}
 	for _, o := range opts {
 		o(&ts.opts)
