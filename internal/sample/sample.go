@@ -82,18 +82,35 @@ func Generate(n int, days int, now time.Time, seed int64) iter.Seq[audit.Event] 
 	return func(yield func(audit.Event) bool) {
 		r := rand.New(rand.NewPCG(uint64(seed), 0x5eed))
 		start := now.Add(-time.Duration(days) * 24 * time.Hour)
-		span := now.Sub(start)
-		step := span / time.Duration(max(n, 1))
+		// Events arrive at a rate proportional to activity(t): the gap
+		// after t is scale/activity(t), with scale chosen so that n events
+		// fill the span.
+		var area float64 // the span's activity, in activity-hours
+		for t := start; t.Before(now); t = t.Add(time.Hour) {
+			area += activity(t)
+		}
+		// activity-hours between draws; a draw is 1.04 events on average,
+		// counting the brute-force bursts.
+		scale := area / (float64(max(n, 1)) / 1.04)
 		total := 0
 		for _, p := range people {
 			total += p.weight
 		}
+		t := start
 		for i := 0; i < n; {
-			t := start.Add(step*time.Duration(i) + time.Duration(r.Int64N(int64(max(step, 1)))))
-			batch := event(r, t, total, seed, i)
+			last := t
+			t = advance(t, scale*(0.5+r.Float64()))
+			if !t.Before(now) {
+				// Out of span with events to go: squeeze them in before now.
+				t = last.Add(now.Sub(last) / time.Duration(n-i+1))
+			}
+			batch := event(r, t, total)
 			for _, e := range batch {
 				if i >= n {
 					return
+				}
+				if !e.Time.Before(now) {
+					break // the end of a burst that would run past now
 				}
 				e.ID = fmt.Sprintf("gen-%d-%08d", seed, i)
 				e.Time = e.Time.UTC().Truncate(time.Millisecond)
@@ -104,9 +121,42 @@ func Generate(n int, days int, now time.Time, seed int64) iter.Seq[audit.Event] 
 					return
 				}
 				i++
+				t = e.Time // a burst moves the clock on
 			}
 		}
 	}
+}
+
+// advance returns the time after t at which the activity accumulated since
+// t reaches work (in activity-hours), walking hour by hour.
+func advance(t time.Time, work float64) time.Time {
+	for {
+		a := activity(t)
+		next := t.Truncate(time.Hour).Add(time.Hour)
+		slot := next.Sub(t).Hours()
+		if a*slot >= work {
+			return t.Add(time.Duration(work / a * float64(time.Hour)))
+		}
+		work -= a * slot
+		t = next
+	}
+}
+
+// activity is how busy the service is at t (UTC): working hours on
+// weekdays most, nights and weekends far less.
+func activity(t time.Time) float64 {
+	a := 1.0
+	switch h := t.Hour(); {
+	case h >= 8 && h < 18:
+	case h >= 6 && h < 22:
+		a = 0.35
+	default:
+		a = 0.06
+	}
+	if wd := t.Weekday(); wd == time.Saturday || wd == time.Sunday {
+		a *= 0.2
+	}
+	return a
 }
 
 func pick[T any](r *rand.Rand, xs []T) T { return xs[r.IntN(len(xs))] }
@@ -123,7 +173,7 @@ func pickPerson(r *rand.Rand, total int) person {
 }
 
 // event returns one event, or a burst of failed logins, at t.
-func event(r *rand.Rand, t time.Time, total int, seed int64, i int) []audit.Event {
+func event(r *rand.Rand, t time.Time, total int) []audit.Event {
 	p := pickPerson(r, total)
 	ip := pick(r, p.ips)
 	base := audit.Event{Time: t, User: p.login, UserName: p.name, IP: ip}
@@ -134,8 +184,10 @@ func event(r *rand.Rand, t time.Time, total int, seed int64, i int) []audit.Even
 		from := pick(r, attackerIPs)
 		k := 6 + r.IntN(15)
 		out := make([]audit.Event, k)
+		at := t
 		for j := range out {
-			out[j] = audit.Event{Time: t.Add(time.Duration(j) * time.Duration(3+r.IntN(9)) * time.Second),
+			at = at.Add(time.Duration(3+r.IntN(9)) * time.Second)
+			out[j] = audit.Event{Time: at,
 				User: victim.login, UserName: victim.name, Type: audit.TypeLogin, Action: "Portal Access",
 				ResourceType: "session", Details: "Invalid password", IP: from, Outcome: audit.OutcomeFailure}
 		}
