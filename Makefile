@@ -10,7 +10,7 @@ LDFLAGS   := -s -w -X github.com/audit-cli/audit/internal/build.Version=$(VERSIO
              -X github.com/audit-cli/audit/internal/build.Commit=$(COMMIT) \
              -X github.com/audit-cli/audit/internal/build.Date=$(DATE)
 
-.PHONY: help build demo test test-short vet fmt docs bench clean
+.PHONY: help build demo test test-short vet fmt docs release-check bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -33,6 +33,20 @@ demo: build ## fill demo/audit.db with a realistic 90-day audit log and list it
 test: ## run every test (PostgreSQL tests run when its server binaries are installed)
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo 'gofmt needed:'; gofmt -l .; exit 1; }
+	@# The PostgreSQL store's tests need a server: a throwaway cluster
+	@# (.ci/postgres.sh) unless AUDIT_TEST_POSTGRES names one already.
+	@set -e; \
+	if [ -z "$$AUDIT_TEST_POSTGRES" ] && .ci/postgres.sh available; then \
+		trap '.ci/postgres.sh stop' EXIT INT TERM; \
+		eval "$$(.ci/postgres.sh start)"; \
+	elif [ -z "$$AUDIT_TEST_POSTGRES" ]; then \
+		echo '################################################################' >&2; \
+		echo '## PostgreSQL server binaries not found: the PostgreSQL store  ##' >&2; \
+		echo '## tests are SKIPPED. Install them (apt-get install postgresql) ##' >&2; \
+		echo '## or set AUDIT_TEST_POSTGRES to a server to test against.      ##' >&2; \
+		echo '################################################################' >&2; \
+	fi; \
+	echo '$(GO) test -count=1 ./...'; \
 	$(GO) test -count=1 ./...
 
 test-short: ## unit tests only, no end-to-end scripts
@@ -43,6 +57,12 @@ vet: ## go vet
 
 fmt: ## gofmt the tree
 	gofmt -w $$(git ls-files '*.go')
+
+docs: ## regenerate docs/cli, docs/man and completions/ from the command tree
+	$(GO) run ./cmd/gen-docs
+
+release-check: ## goreleaser check + a snapshot build of this platform that records and lists an event
+	./.ci/release-check.sh
 
 clean: ## remove build output and the demo store
 	rm -rf bin demo dist

@@ -1,0 +1,487 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/audit-cli/audit/internal/audit"
+	"github.com/audit-cli/audit/internal/store/postgres"
+	"github.com/audit-cli/audit/internal/store/storetest"
+)
+
+// testOptions polls fast so that the tests of the polling fallback are
+// quick.
+var testOptions = postgres.Options{PollInterval: 20 * time.Millisecond}
+
+// serverDSN is the test server's address, from AUDIT_TEST_POSTGRES; the
+// test is skipped without one.
+func serverDSN(t testing.TB) string {
+	t.Helper()
+	dsn := os.Getenv("AUDIT_TEST_POSTGRES")
+	if dsn == "" {
+		t.Skip("AUDIT_TEST_POSTGRES is not set: skipping the PostgreSQL store tests " +
+			"(`make test` starts a throwaway server with .ci/postgres.sh when PostgreSQL is installed)")
+	}
+	return dsn
+}
+
+// freshSchema creates a schema for the test alone, dropped at its end, and
+// returns the address of the test server with that schema as search_path:
+// each test starts from an empty database, without the cost of creating
+// one.
+func freshSchema(t testing.TB) string {
+	t.Helper()
+	dsn := serverDSN(t)
+	b := make([]byte, 6)
+	rand.Read(b)
+	name := "audit_test_" + hex.EncodeToString(b)
+	admin(t, dsn, "CREATE SCHEMA "+name)
+	t.Cleanup(func() { admin(t, dsn, "DROP SCHEMA "+name+" CASCADE") })
+	return withParam(t, dsn, "search_path", name)
+}
+
+// withParam adds a parameter to a postgres:// address.
+func withParam(t testing.TB, dsn, key, value string) string {
+	t.Helper()
+	if !strings.Contains(dsn, "://") {
+		return dsn + " " + key + "=" + value
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set(key, value)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// admin runs SQL on the server outside any store, as an administrator
+// would with psql.
+func admin(t testing.TB, dsn, sql string, args ...any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+func open(t testing.TB, dsn string, opts postgres.Options) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(dsn, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) audit.Store {
+		s := open(t, freshSchema(t), testOptions)
+		// The suite wants an existing store; a new one exists only after
+		// its first write.
+		if err := s.Init(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+// TestIntegrity runs the hash chain's conformance suite: the documented
+// chain, contiguous seqs, Head, and audit.Verify over Query.
+func TestIntegrity(t *testing.T) {
+	storetest.RunIntegrity(t, func(t *testing.T, key []byte) audit.Store {
+		opts := testOptions
+		opts.ChainKey = key
+		s := open(t, freshSchema(t), opts)
+		if err := s.Init(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+// TestConformancePolling runs the suite with Follow polling, as it does on
+// engines without LISTEN (CockroachDB).
+func TestConformancePolling(t *testing.T) {
+	opts := testOptions
+	opts.PollOnly = true
+	storetest.Run(t, func(t *testing.T) audit.Store {
+		s := open(t, freshSchema(t), opts)
+		if err := s.Init(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestMissingStore(t *testing.T) {
+	ctx := context.Background()
+	dsn := freshSchema(t)
+	s := open(t, dsn, testOptions)
+	want := "no audit store at " + s.Address() + ": record an event (audit record …) or import some (audit import FILE) first"
+	checkMissing := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, audit.ErrUnavailable) {
+			t.Fatalf("%s: err = %v, want ErrUnavailable", what, err)
+		}
+		if err.Error() != want {
+			t.Fatalf("%s: error %q, want %q", what, err, want)
+		}
+	}
+	n := 0
+	for _, err := range s.Query(ctx, audit.Filter{}) {
+		checkMissing("Query", err)
+		n++
+	}
+	if n != 1 {
+		t.Fatalf("Query yielded %d times, want one error", n)
+	}
+	for _, err := range s.Query(ctx, audit.Filter{Users: []string{"jdavis"}, Order: audit.Descending, Limit: 5}) {
+		checkMissing("filtered Query", err)
+	}
+	_, err := s.Get(ctx, "x")
+	checkMissing("Get", err)
+	_, _, err = s.Head(ctx)
+	checkMissing("Head", err)
+	if tables := countTables(t, dsn); tables != 0 {
+		t.Fatalf("reading created %d tables", tables)
+	}
+
+	// The first write creates the schema.
+	if _, err := s.Append(ctx, storetest.Events(3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(collect(t, s, audit.Filter{})); n != 3 {
+		t.Fatalf("%d events after the first Append, want 3", n)
+	}
+	// A store opened before the schema existed sees it too.
+	if n := len(collect(t, open(t, dsn, testOptions), audit.Filter{})); n != 3 {
+		t.Fatalf("%d events through another store, want 3", n)
+	}
+}
+
+func countTables(t *testing.T, dsn string) int {
+	t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var n int
+	if err := c.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestUnreachable(t *testing.T) {
+	// A port nobody listens on: connection refused.
+	start := time.Now()
+	_, err := postgres.Open("postgres://audit:secret@127.0.0.1:1/audit?connect_timeout=5", testOptions)
+	if !errors.Is(err, audit.ErrUnavailable) {
+		t.Fatalf("Open of an unreachable server: err = %v, want ErrUnavailable", err)
+	}
+	if strings.Contains(err.Error(), "secret") {
+		t.Fatalf("the error shows the password: %v", err)
+	}
+	if !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Fatalf("the error does not name the server: %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("took %v to fail", d)
+	}
+	t.Log(err)
+}
+
+func TestMissingDatabase(t *testing.T) {
+	dsn := serverDSN(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/no_such_database"
+	_, err = postgres.Open(u.String(), testOptions)
+	if !errors.Is(err, audit.ErrUnavailable) || !strings.Contains(err.Error(), "no_such_database") {
+		t.Fatalf("Open of a missing database: err = %v, want ErrUnavailable naming it", err)
+	}
+	t.Log(err)
+}
+
+func TestBadAddress(t *testing.T) {
+	_, err := postgres.Open("postgres://audit:secret@db:notaport/audit", testOptions)
+	if !errors.Is(err, audit.ErrInvalid) || strings.Contains(err.Error(), "secret") {
+		t.Fatalf("err = %v, want ErrInvalid without the password", err)
+	}
+}
+
+func TestNewerSchema(t *testing.T) {
+	dsn := freshSchema(t)
+	s := open(t, dsn, testOptions)
+	if err := s.Init(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	admin(t, dsn, "INSERT INTO audit_schema_migrations (version, description) VALUES (99, 'from the future')")
+	_, err := postgres.Open(dsn, testOptions)
+	if !errors.Is(err, audit.ErrUnavailable) || !strings.Contains(err.Error(), "schema version 99, newer than this audit understands") {
+		t.Fatalf("err = %v, want ErrUnavailable about schema version 99", err)
+	}
+}
+
+// TestConcurrentInit has several stores (separate pools, as separate
+// processes would have) race to create the schema and write.
+func TestConcurrentInit(t *testing.T) {
+	dsn := freshSchema(t)
+	const writers = 4
+	errs := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			s, err := postgres.Open(dsn, testOptions)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer s.Close()
+			_, err = s.Append(context.Background(), storetest.Events(10, int64(w)))
+			errs <- err
+		}()
+	}
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := open(t, dsn, testOptions)
+	stored := collect(t, s, audit.Filter{})
+	if len(stored) != writers*10 {
+		t.Fatalf("%d events, want %d", len(stored), writers*10)
+	}
+	verifyChain(t, stored, nil)
+}
+
+func TestReopenContinues(t *testing.T) {
+	ctx := context.Background()
+	key := []byte("chain key")
+	dsn := freshSchema(t)
+	var all []audit.Event
+	for round := range 3 {
+		s, err := postgres.Open(dsn, postgres.Options{ChainKey: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch := storetest.Events(10, int64(round))
+		if _, err := s.Append(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, batch...)
+		seq, hash, err := s.Head(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := int64(10 * (round + 1)); seq != want || hash != batch[9].Hash {
+			t.Fatalf("Head = %d %s, want %d %s", seq, hash, want, batch[9].Hash)
+		}
+		s.Close()
+	}
+	stored := collect(t, open(t, dsn, testOptions), audit.Filter{})
+	if len(stored) != 30 {
+		t.Fatalf("%d events, want 30", len(stored))
+	}
+	for i, e := range stored {
+		if e.Seq != int64(i+1) || e.ID != all[i].ID {
+			t.Fatalf("event %d: seq %d id %s, want %d %s", i, e.Seq, e.ID, i+1, all[i].ID)
+		}
+	}
+	verifyChain(t, stored, key)
+}
+
+func TestSeqNeverReused(t *testing.T) {
+	ctx := context.Background()
+	dsn := freshSchema(t)
+	s := open(t, dsn, testOptions)
+	if _, err := s.Append(ctx, storetest.Events(5, 1)); err != nil {
+		t.Fatal(err)
+	}
+	admin(t, dsn, "DELETE FROM audit_events WHERE seq > 3")
+	batch := storetest.Events(1, 2)
+	if _, err := s.Append(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if batch[0].Seq != 6 {
+		t.Fatalf("seq after deleting the newest rows = %d, want 6", batch[0].Seq)
+	}
+}
+
+// TestTimes checks times the SQLite store cannot keep (past 2262) and the
+// month partitions they need, and nanosecond filters across a month's end.
+func TestTimes(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, freshSchema(t), testOptions)
+	times := []string{"1970-01-01T00:00:00Z", "1999-12-31T23:59:59.999999999Z", "2000-01-01T00:00:00Z",
+		"2262-04-12T00:00:00.000000001Z", "9999-12-31T23:59:59.999999999Z"}
+	var events []audit.Event
+	for i, ts := range times {
+		e := storetest.Events(1, int64(i))[0]
+		e.ID = fmt.Sprintf("t%d", i)
+		e.Time, _ = time.Parse(time.RFC3339Nano, ts)
+		events = append(events, e)
+	}
+	if _, err := s.Append(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	got := collect(t, s, audit.Filter{})
+	for i := range events {
+		if !got[i].Time.Equal(events[i].Time) {
+			t.Fatalf("time %s came back as %s", times[i], audit.FormatTime(got[i].Time))
+		}
+	}
+	boundary := events[2].Time
+	for _, c := range []struct {
+		f    audit.Filter
+		want int
+	}{
+		{audit.Filter{Since: boundary.Add(-1)}, 4},
+		{audit.Filter{Until: boundary.Add(-1)}, 1},
+		{audit.Filter{Until: boundary}, 2},
+		{audit.Filter{Since: boundary.Add(-1), Until: boundary}, 1},
+		{audit.Filter{Since: events[4].Time}, 1},
+		{audit.Filter{Since: events[4].Time.Add(1)}, 0},
+	} {
+		if n := len(collect(t, s, c.f)); n != c.want {
+			t.Errorf("%+v: %d events, want %d", c.f, n, c.want)
+		}
+	}
+}
+
+func TestClose(t *testing.T) {
+	s, err := postgres.Open(freshSchema(t), testOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(context.Background(), storetest.Events(1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := s.Append(context.Background(), storetest.Events(1, 2)); err == nil {
+		t.Fatal("Append after Close succeeded")
+	}
+	for _, err := range s.Query(context.Background(), audit.Filter{}) {
+		if err == nil {
+			t.Fatal("Query after Close yielded an event")
+		}
+	}
+}
+
+// verifyChain recomputes the hash chain of events (all of a store, in seq
+// order).
+func verifyChain(t *testing.T, events []audit.Event, key []byte) {
+	t.Helper()
+	chain := audit.NewChain(key)
+	prev := ""
+	for _, e := range events {
+		want, err := chain.NextHex(prev, &e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Hash != want {
+			t.Fatalf("seq %d: hash %s, want %s", e.Seq, e.Hash, want)
+		}
+		prev = e.Hash
+	}
+}
+
+func collect(t testing.TB, s audit.Store, f audit.Filter) []audit.Event {
+	t.Helper()
+	var out []audit.Event
+	for e, err := range s.Query(context.Background(), f) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// connect opens a plain connection to dsn for the test.
+func connect(t testing.TB, dsn string) *pgx.Conn {
+	t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(ctx) })
+	return c
+}
+
+// TestCopyRoundTrip: events written with COPY (batches of 64 and more,
+// encoded by this package) and with INSERT (smaller batches) come back
+// exactly as they went in.
+func TestCopyRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, freshSchema(t), testOptions)
+	extreme := []audit.Event{
+		{ID: "x-epoch", Time: time.Unix(0, 1).UTC(), User: "zstastna", UserName: "Zoë Šťastná", Type: audit.TypeUpdate,
+			Action: "Přejmenováno", ResourceType: "účet", Resource: "Žluťoučký kůň", Details: "tab\tnewline\nquote ' \" backslash \\ 👩‍💻", IP: "2001:db8::1"},
+		{ID: "x-1999", Time: time.Date(1999, 12, 31, 23, 59, 59, 999_999_999, time.UTC), User: "system", UserName: "System",
+			Type: audit.TypeDelete, Action: "Deleted", IP: "::ffff:192.168.1.100", Outcome: audit.OutcomeFailure},
+		{ID: "x-long", Time: time.Date(2026, 11, 20, 14, 0, 5, 123_456_789, time.UTC), User: strings.Repeat("u", audit.MaxShortLen),
+			UserName: strings.Repeat("é", audit.MaxShortLen/2), Type: audit.TypeCreate, Action: strings.Repeat("a", audit.MaxShortLen),
+			ResourceType: strings.Repeat("t", audit.MaxShortLen), Resource: strings.Repeat("r", audit.MaxResource),
+			Details: strings.Repeat("d", audit.MaxDetailsLen), IP: "255.255.255.255"},
+		{ID: "x-v6", Time: time.Date(2262, 4, 12, 0, 0, 0, 1, time.UTC), User: "devops", Type: audit.TypeSecurity, IP: "fe80::1"},
+	}
+	for _, size := range []int{1, 10, 63, 64, 500} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			events := storetest.Events(size, int64(1000+size))
+			for i := range extreme {
+				if i < size {
+					e := extreme[i]
+					e.ID = fmt.Sprintf("%s-%d", e.ID, size)
+					events[i] = e
+				}
+			}
+			if _, err := s.Append(ctx, events); err != nil {
+				t.Fatal(err)
+			}
+			first := events[0].Seq
+			got := collect(t, s, audit.Filter{After: first - 1, Before: first + int64(size)})
+			if len(got) != size {
+				t.Fatalf("%d events back, want %d", len(got), size)
+			}
+			for i := range events {
+				g, w := got[i], events[i]
+				if !g.Time.Equal(w.Time) || g.Time.Location() != time.UTC {
+					t.Fatalf("event %d: time %s, want %s", i, audit.FormatTime(g.Time), audit.FormatTime(w.Time))
+				}
+				g.Time, w.Time = time.Time{}, time.Time{}
+				if g != w {
+					t.Fatalf("event %d:\n got %+v\nwant %+v", i, g, w)
+				}
+			}
+		})
+	}
+}
