@@ -131,7 +131,7 @@ goes away (a closed pipe), watch ends quietly with status 0.`,
 			if fl.Changed("cursor-file") && opts.CursorFile == "" {
 				return cmdutil.FlagErrorf("--cursor-file needs a file path")
 			}
-			opts.LinesSet = fl.Changed("lines")
+			opts.LinesSet = fl.Changed("lines") || fl.Changed("limit")
 			if err := opts.Output.Resolve(f, cmd); err != nil {
 				return err
 			}
@@ -152,6 +152,9 @@ goes away (a closed pipe), watch ends quietly with status 0.`,
 	}
 	cmdutil.AddFilterFlags(cmd, &opts.Filter)
 	cmd.Flags().IntVarP(&opts.Lines, "lines", "n", DefaultLines, "print the last `N` matching events first (0 = none)")
+	// --limit is the name -n has on list and export (DESIGN.md §2).
+	cmd.Flags().IntVar(&opts.Lines, "limit", DefaultLines, "same as --lines")
+	_ = cmd.Flags().MarkHidden("limit")
 	cmd.Flags().IntVar(&opts.Count, "count", 0, "exit after `N` printed events, the first ones included (0 = never)")
 	cmd.Flags().StringVar(&opts.CursorFile, "cursor-file", "", "resume after the seq saved in `PATH`, and save each printed event's seq there")
 	cmdutil.AddOutputFlags(cmd, &opts.Output)
