@@ -52,7 +52,8 @@ func NewCmdStats(f *cmdutil.Factory, runF func(*StatsOptions) error) *cobra.Comm
 GROUP BY over its indexes, or the server's GET /v1/stats), never by reading
 every event.
 
-Without --by, print the review: totals by type and outcome, the most active
+Without --by, print the review (of the last 7 days unless --since, --until
+or --period say otherwise): totals by type and outcome, the most active
 users, the most changed resources (create, update and delete events), the
 top source IP addresses, and a chart of activity by hour (for a day or
 less), by day (up to three months) or by week, drawn with unicode bars
@@ -182,6 +183,9 @@ func outputOptions(ios *iostreams.IOStreams, format string, noHeaders bool, now 
 	}
 }
 
+// DefaultReviewDays is the window of the review when no time filter is given.
+const DefaultReviewDays = 7
+
 func statsRun(ctx context.Context, opts *StatsOptions) error {
 	now := opts.Now()
 	filter, period, err := opts.Filter.Filter(now, opts.Location)
@@ -195,6 +199,11 @@ func statsRun(ctx context.Context, opts *StatsOptions) error {
 	oo := outputOptions(opts.IO, opts.Output, opts.NoHeaders, now, opts.Location)
 	if len(opts.By) > 0 {
 		return byRun(ctx, opts, st, filter, oo)
+	}
+	if filter.Since.IsZero() && filter.Until.IsZero() && filter.After == 0 {
+		// The review is a weekly habit: without a window it covers the
+		// last seven days rather than the whole (possibly huge) log.
+		filter.Since = now.In(opts.Location).AddDate(0, 0, -DefaultReviewDays)
 	}
 	r, err := review(ctx, st, filter, opts, now)
 	if err != nil {

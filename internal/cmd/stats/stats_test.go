@@ -157,19 +157,28 @@ func TestReviewZone(t *testing.T) {
 }
 
 func TestReviewOpenRange(t *testing.T) {
-	// No period: all events, the chart from the first to now; the first
-	// event is on Monday 16, now is Thursday 26: days.
+	// No time filter: the review covers the last seven days, up to now
+	// (Thursday 26), by day.
 	out, _, err := runStats(t, knownStore(t), false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "total\t\t52\t3\n") || !strings.Contains(out, "\nday\t2026-11-16\t5\t0\n") ||
+	if !strings.Contains(out, "total\t\t25\t0\n") || !strings.Contains(out, "\nday\t2026-11-19\t1\t0\n") ||
 		!strings.HasSuffix(out, "day\t2026-11-22\t8\t0\nday\t2026-11-23\t0\t0\nday\t2026-11-24\t0\t0\nday\t2026-11-25\t0\t0\nday\t2026-11-26\t0\t0\n") {
-		t.Errorf("open review:\n%s", out)
+		t.Errorf("default review:\n%s", out)
+	}
+	// An open range from a start: all events since, charted by week from
+	// that start to now.
+	out, _, err = runStats(t, knownStore(t), false, func(o *StatsOptions) { o.Filter.Since = "2026-01-01" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "total\t\t52\t3\n") || !strings.Contains(out, "\nweek\t2026-W47\t52\t3\n") {
+		t.Errorf("review since January:\n%s", out)
 	}
 	// Nothing matches: a note-free, empty review.
 	out, _, err = runStats(t, knownStore(t), true, func(o *StatsOptions) { o.Filter.Users = []string{"nobody"} })
-	if err != nil || out != "All events (UTC)\n0 events\n" {
+	if err != nil || out != "Since Thu Nov 19 2026, 3:00 PM (UTC)\n0 events\n" {
 		t.Errorf("empty review: %q, %v", out, err)
 	}
 }
