@@ -205,3 +205,62 @@ func unwrapPath(err error) error {
 	}
 	return err
 }
+
+// CommitAll puts files in place (replacing existing ones only when replace
+// is set) and syncs their directories, then does the same for cursor, if
+// any, which always replaces its old version. If a step fails before the
+// cursor moves, the files already put in place are removed again, so a
+// failed run leaves neither an archive nor an advanced cursor behind.
+func CommitAll(files []*File, cursor *File, replace bool) error {
+	var done []*File
+	rollback := func() {
+		for _, p := range done {
+			if p.committed {
+				os.Remove(p.path)
+				p.committed = false
+			}
+		}
+		for _, dir := range dirsOf(done) {
+			SyncDir(dir)
+		}
+	}
+	for _, p := range files {
+		if err := p.place(replace); err != nil {
+			rollback()
+			return err
+		}
+		done = append(done, p)
+	}
+	for _, dir := range dirsOf(done) {
+		if err := SyncDir(dir); err != nil {
+			rollback()
+			return fmt.Errorf("cannot sync directory %s: %w", dir, err)
+		}
+	}
+	if cursor == nil {
+		return nil
+	}
+	if err := cursor.place(true); err != nil {
+		rollback()
+		return err
+	}
+	dir := filepath.Dir(cursor.path)
+	if err := SyncDir(dir); err != nil {
+		// The cursor and the files are in place and agree; only their
+		// durability across a crash is in doubt.
+		return fmt.Errorf("cursor %s updated, but cannot sync directory %s: %w", cursor.path, dir, err)
+	}
+	return nil
+}
+
+func dirsOf(files []*File) []string {
+	var dirs []string
+	seen := map[string]bool{}
+	for _, p := range files {
+		if d := filepath.Dir(p.path); !seen[d] {
+			seen[d] = true
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
+}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/audit-cli/audit/internal/atomicfile"
 )
 
 // maxCursorFile bounds what readCursor reads: a seq is at most 20 digits.
@@ -40,12 +42,12 @@ func readCursor(path string) (int64, error) {
 
 // writeCursor writes seq to the cursor's temporary file and syncs it,
 // ready to be committed once the export is in place.
-func writeCursor(p *pendingFile, seq int64) error {
+func writeCursor(p *atomicfile.File, seq int64) error {
 	if _, err := fmt.Fprintf(p, "%d\n", seq); err != nil {
-		return fmt.Errorf("writing cursor file %s: %w", p.path, unwrapPath(err))
+		return fmt.Errorf("writing cursor file %s: %w", p.Path(), unwrapPath(err))
 	}
-	if err := p.finish(); err != nil {
-		return fmt.Errorf("writing cursor file %s: %w", p.path, err)
+	if err := p.Finish(); err != nil {
+		return fmt.Errorf("writing cursor file %s: %w", p.Path(), err)
 	}
 	return nil
 }

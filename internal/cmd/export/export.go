@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/audit-cli/audit/internal/atomicfile"
 	"github.com/audit-cli/audit/internal/audit"
 	"github.com/audit-cli/audit/internal/cmdutil"
 	"github.com/audit-cli/audit/internal/iostreams"
@@ -263,11 +264,11 @@ func exportRun(ctx context.Context, opts *ExportOptions) error {
 		filter.After = cursor
 	}
 	if tgt.path != "" {
-		if err := checkTarget(tgt.path, opts.Force); err != nil {
+		if err := atomicfile.CheckTarget(tgt.path, opts.Force); err != nil {
 			return err
 		}
 		if opts.Manifest {
-			if err := checkTarget(manifestPath(tgt.path), opts.Force); err != nil {
+			if err := atomicfile.CheckTarget(manifestPath(tgt.path), opts.Force); err != nil {
 				return err
 			}
 		}
@@ -281,25 +282,25 @@ func exportRun(ctx context.Context, opts *ExportOptions) error {
 	// A cursor that cannot be written fails the run before the export, not
 	// after it. To a file, its temporary file is made now; to stdout, where
 	// a closed pipe (| head) ends the process at once, only at the end.
-	var cursorFile *pendingFile
+	var cursorFile *atomicfile.File
 	if opts.CursorFile != "" {
 		if tgt.path != "" {
-			if cursorFile, err = createPending(opts.CursorFile); err != nil {
+			if cursorFile, err = atomicfile.Create(opts.CursorFile); err != nil {
 				return fmt.Errorf("cursor file: %w", err)
 			}
-			defer cursorFile.abort()
+			defer cursorFile.Abort()
 		} else if err := checkDir(opts.CursorFile); err != nil {
 			return fmt.Errorf("cursor file: %w", err)
 		}
 	}
 	var sink io.Writer = opts.IO.Out
-	var file *pendingFile
+	var file *atomicfile.File
 	var progress *iostreams.Progress
 	if tgt.path != "" {
-		if file, err = createPending(tgt.path); err != nil {
+		if file, err = atomicfile.Create(tgt.path); err != nil {
 			return err
 		}
-		defer file.abort() // a no-op once committed
+		defer file.Abort() // a no-op once committed
 		sink = file
 		progress = opts.IO.StartProgress("Exporting")
 		defer progress.Done()
@@ -312,9 +313,9 @@ func exportRun(ctx context.Context, opts *ExportOptions) error {
 
 	// Everything is written to temporary files and synced before anything
 	// is put in place: the file, then its manifest, then the cursor.
-	var commits []*pendingFile
+	var commits []*atomicfile.File
 	if file != nil {
-		if err := file.finish(); err != nil {
+		if err := file.Finish(); err != nil {
 			return fmt.Errorf("writing %s: %w", tgt.path, err)
 		}
 		commits = append(commits, file)
@@ -324,16 +325,16 @@ func exportRun(ctx context.Context, opts *ExportOptions) error {
 			if err != nil {
 				return err
 			}
-			defer manifest.abort()
+			defer manifest.Abort()
 			commits = append(commits, manifest)
 		}
 	}
 	if opts.CursorFile != "" {
 		if cursorFile == nil {
-			if cursorFile, err = createPending(opts.CursorFile); err != nil {
+			if cursorFile, err = atomicfile.Create(opts.CursorFile); err != nil {
 				return fmt.Errorf("cursor file: %w", err)
 			}
-			defer cursorFile.abort()
+			defer cursorFile.Abort()
 		}
 		if err := writeCursor(cursorFile, newCursor(cursor, s)); err != nil {
 			return err
@@ -343,7 +344,7 @@ func exportRun(ctx context.Context, opts *ExportOptions) error {
 	if ctx.Err() != nil {
 		return exportError(ctx, tgt, ctx.Err())
 	}
-	if err := commitAll(commits, cursorFile, opts.Force); err != nil {
+	if err := atomicfile.CommitAll(commits, cursorFile, opts.Force); err != nil {
 		return err
 	}
 	dest := "standard output"
@@ -455,26 +456,6 @@ func writeEvents(ctx context.Context, st audit.Store, filter audit.Filter, w io.
 	return s, nil
 }
 
-// checkTarget refuses to go on when path exists and may not be replaced,
-// or cannot be replaced by a file. It runs before any work is done; the
-// final rename checks again.
-func checkTarget(path string, force bool) error {
-	fi, err := os.Lstat(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("cannot write %s: %w", path, unwrapPath(err))
-	}
-	if fi.IsDir() {
-		return fmt.Errorf("cannot write %s: it is a directory", path)
-	}
-	if !force {
-		return existsError(path)
-	}
-	return nil
-}
-
 // checkDir fails unless the directory that would hold path exists.
 func checkDir(path string) error {
 	dir := filepath.Dir(path)
@@ -486,10 +467,6 @@ func checkDir(path string) error {
 		return fmt.Errorf("cannot write %s: %s is not a directory", path, dir)
 	}
 	return nil
-}
-
-func existsError(path string) error {
-	return fmt.Errorf("%s exists; use --force to replace it", path)
 }
 
 func plural(n int64, one, many string) string {

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/audit-cli/audit/internal/atomicfile"
 	"github.com/audit-cli/audit/internal/audit"
 	"github.com/audit-cli/audit/internal/cmdutil"
 	"github.com/audit-cli/audit/internal/iostreams"
@@ -888,15 +889,15 @@ func TestExportCursorDirMissing(t *testing.T) {
 // back: no archive without its manifest, none without the cursor moving.
 func TestCommitAllRollsBack(t *testing.T) {
 	dir := t.TempDir()
-	newFile := func(name, content string) *pendingFile {
-		p, err := createPending(filepath.Join(dir, name))
+	newFile := func(name, content string) *atomicfile.File {
+		p, err := atomicfile.Create(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := io.WriteString(p, content); err != nil {
 			t.Fatal(err)
 		}
-		if err := p.finish(); err != nil {
+		if err := p.Finish(); err != nil {
 			t.Fatal(err)
 		}
 		return p
@@ -908,12 +909,12 @@ func TestCommitAllRollsBack(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "a.csv.manifest.json"), []byte("theirs\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err := commitAll([]*pendingFile{data, manifest}, cursor, false)
+	err := atomicfile.CommitAll([]*atomicfile.File{data, manifest}, cursor, false)
 	if err == nil || !strings.Contains(err.Error(), "a.csv.manifest.json exists") {
 		t.Fatalf("err = %v", err)
 	}
-	for _, p := range []*pendingFile{data, manifest, cursor} {
-		p.abort()
+	for _, p := range []*atomicfile.File{data, manifest, cursor} {
+		p.Abort()
 	}
 	if names := dirNames(t, dir); !slices.Equal(names, []string{"a.csv.manifest.json"}) {
 		t.Errorf("directory holds %q, want only the other run's manifest", names)

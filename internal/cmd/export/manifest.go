@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/audit-cli/audit/internal/atomicfile"
 	"github.com/audit-cli/audit/internal/audit"
 	"github.com/audit-cli/audit/internal/timeexpr"
 )
@@ -61,11 +62,11 @@ type Manifest struct {
 // manifestPath returns the manifest's path for the export file at path.
 func manifestPath(path string) string { return path + ManifestSuffix }
 
-func newManifest(opts *ExportOptions, tgt target, f audit.Filter, period *timeexpr.Period, s stats, file *pendingFile) *Manifest {
+func newManifest(opts *ExportOptions, tgt target, f audit.Filter, period *timeexpr.Period, s stats, file *atomicfile.File) *Manifest {
 	m := &Manifest{
 		File:        filepath.Base(tgt.path),
 		SHA256:      file.SHA256(),
-		Bytes:       file.size,
+		Bytes:       file.Size(),
 		Format:      tgt.format,
 		Gzip:        tgt.gzip,
 		Neutralized: tgt.format == "csv" && !opts.Raw,
@@ -136,7 +137,7 @@ func filterArgs(opts *ExportOptions) map[string]any {
 
 // writeManifest writes m to a temporary file beside the manifest's path,
 // ready to be committed after the export file.
-func writeManifest(exportPath string, m *Manifest) (*pendingFile, error) {
+func writeManifest(exportPath string, m *Manifest) (*atomicfile.File, error) {
 	path := manifestPath(exportPath)
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -145,16 +146,16 @@ func writeManifest(exportPath string, m *Manifest) (*pendingFile, error) {
 	if err := enc.Encode(m); err != nil {
 		return nil, err
 	}
-	p, err := createPending(path)
+	p, err := atomicfile.Create(path)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := p.Write(buf.Bytes()); err != nil {
-		p.abort()
+		p.Abort()
 		return nil, fmt.Errorf("writing %s: %w", path, unwrapPath(err))
 	}
-	if err := p.finish(); err != nil {
-		p.abort()
+	if err := p.Finish(); err != nil {
+		p.Abort()
 		return nil, fmt.Errorf("writing %s: %w", path, err)
 	}
 	return p, nil
