@@ -97,7 +97,7 @@ func (s *Store) Append(ctx context.Context, events []audit.Event) (audit.AppendR
 	if err != nil {
 		return res, s.wrapErr("append to", err)
 	}
-	s.remember(w.values)
+	s.remember(w.values, w.epoch)
 	for i := range events {
 		events[i].Seq, events[i].Hash = seqs[i], hashes[i]
 		if seqs[i] != 0 {
@@ -199,7 +199,7 @@ func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]
 		}
 		return audit.AppendResult{}, s.wrapErr("import into", err)
 	}
-	s.remember(w.values)
+	s.remember(w.values, w.epoch)
 	return res, nil
 }
 
@@ -258,6 +258,7 @@ type writer struct {
 	// values are the facet values this transaction adds to audit_values;
 	// the Store remembers them once it has committed.
 	values map[facetValue]struct{}
+	epoch  int64 // the values_epoch of the head row
 }
 
 // lockHead locks the head row of the store and returns a writer that
@@ -271,9 +272,9 @@ type writer struct {
 // (pg_advisory_xact_lock), but scoped to this schema's tables, and it works
 // on engines without advisory locks.
 func (s *Store) lockHead(ctx context.Context, tx pgx.Tx) (*writer, error) {
-	var seq int64
+	var seq, epoch int64
 	var hash string
-	err := tx.QueryRow(ctx, "SELECT seq, hash FROM audit_head FOR UPDATE").Scan(&seq, &hash)
+	err := tx.QueryRow(ctx, "SELECT seq, hash, values_epoch FROM audit_head FOR UPDATE").Scan(&seq, &hash, &epoch)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("the head row of audit_head is missing: the store was changed by hand")
 	}
@@ -286,8 +287,16 @@ func (s *Store) lockHead(ctx context.Context, tx pgx.Tx) (*writer, error) {
 			return nil, fmt.Errorf("the newest stored hash %q is not hex: %w", hash, err)
 		}
 	}
+	s.mu.Lock()
+	if epoch != s.epoch {
+		// A prune deleted values from audit_values: those remembered as
+		// stored may be gone (see prune.go).
+		clear(s.known)
+		s.epoch = epoch
+	}
+	s.mu.Unlock()
 	return &writer{s: s, tx: tx, chain: audit.NewChain(s.opts.ChainKey), seq: seq, prev: prev,
-		values: map[facetValue]struct{}{}}, nil
+		values: map[facetValue]struct{}{}, epoch: epoch}, nil
 }
 
 // write stores the events of batch whose ids are not stored yet (the
@@ -431,10 +440,14 @@ func batchValues(events []audit.Event) []facetValue {
 const maxKnown = 100_000
 
 // remember notes facet values committed to audit_values, so that later
-// writes need not send them again.
-func (s *Store) remember(values map[facetValue]struct{}) {
+// writes need not send them again, unless a prune has deleted values since
+// epoch, when they were written.
+func (s *Store) remember(values map[facetValue]struct{}, epoch int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if epoch != s.epoch {
+		return
+	}
 	for fv := range values {
 		if len(s.known) >= maxKnown {
 			return

@@ -17,6 +17,9 @@
 // the last seq and hash: seqs are assigned, and the hash chain continued,
 // under that row lock, which is held until commit, so that writers commit in
 // seq order (see append.go). Follow wakes up on NOTIFY (see follow.go).
+// Statistics are GROUP BY queries under Query's WHERE clause (stats.go);
+// Prune deletes the oldest events, emptying whole months with TRUNCATE,
+// and leaves a sealed checkpoint in audit_checkpoints (prune.go).
 package postgres
 
 import (
@@ -74,6 +77,7 @@ type Store struct {
 	ready    bool                    // the schema is known to be at schemaVersion
 	months   map[int]bool            // partitions known to exist, by monthIndex
 	known    map[facetValue]struct{} // values known to be in audit_values
+	epoch    int64                   // the values_epoch of audit_head that known holds for
 	notify   notifySupport           // whether pg_notify exists on the server
 	listener *listener               // shared by the Follows; nil until the first
 	schema   string                  // current_schema() of the connections

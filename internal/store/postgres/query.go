@@ -109,17 +109,6 @@ func (s *Store) Head(ctx context.Context) (seq int64, hash string, err error) {
 	return seq, hash, nil
 }
 
-// Checkpoint returns the zero Checkpoint: this store does not prune (it
-// is no audit.Pruner yet), so its chain always starts at the genesis.
-// With Head it makes the store an audit.ChainStore, which `audit verify`
-// checks through Query.
-func (s *Store) Checkpoint(ctx context.Context) (audit.Checkpoint, error) {
-	if _, _, err := s.Head(ctx); err != nil {
-		return audit.Checkpoint{}, err
-	}
-	return audit.Checkpoint{}, nil
-}
-
 func scanEvent(r pgx.Row) (audit.Event, error) {
 	var e audit.Event
 	var t time.Time

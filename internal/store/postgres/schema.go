@@ -124,6 +124,35 @@ CREATE TABLE audit_tokens (
 	last_used bigint
 );
 `,
+}, {
+	description: "checkpoints of prunes; the generation of audit_values",
+	sql: `
+-- The checkpoints audit prune leaves (audit.Checkpoint, prune.go), one row
+-- a prune, so that the history of prunes stays visible. The latest, the
+-- largest seq, is where the hash chain resumes: seq and hash are those of
+-- the last pruned event, which the first kept event links to. seal binds
+-- the row's fields under the chain key. before is the cutoff of the prune
+-- (NULL for none), with before_ns the nanoseconds beyond its microseconds,
+-- as time and time_ns of an event; created is to the microsecond.
+CREATE TABLE audit_checkpoints (
+	seq            bigint      PRIMARY KEY,
+	hash           text        NOT NULL,
+	events         bigint      NOT NULL,
+	before         timestamptz,
+	before_ns      smallint    NOT NULL DEFAULT 0 CHECK (before_ns BETWEEN 0 AND 999),
+	created        timestamptz NOT NULL,
+	archive        text        NOT NULL DEFAULT '',
+	archive_sha256 text        NOT NULL DEFAULT '',
+	seal           text        NOT NULL
+);
+
+-- A prune deletes from audit_values the values that only pruned events
+-- had, and then counts values_epoch up. Writers read it with the head and
+-- forget the values they remember as stored when it has changed (see
+-- lockHead), so that they write such a value again when an event brings it
+-- back.
+ALTER TABLE audit_head ADD COLUMN values_epoch bigint NOT NULL DEFAULT 0;
+`,
 }}
 
 // facetsExpr is the expression of the facets index; queries repeat it
