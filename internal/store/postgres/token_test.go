@@ -10,8 +10,18 @@ import (
 	"github.com/audit-cli/audit/internal/store/storetest"
 )
 
-// TestTokens is the SQLite store's token test, against PostgreSQL: two
-// stores on one database stand for two `audit serve` replicas.
+func TestTokensConformance(t *testing.T) {
+	storetest.RunTokens(t, func(t *testing.T) audit.Store {
+		s := open(t, freshSchema(t), testOptions)
+		if err := s.Init(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+// TestTokens: two stores on one database stand for two `audit serve`
+// replicas, which share their tokens.
 func TestTokens(t *testing.T) {
 	ctx := context.Background()
 	dsn := freshSchema(t)
