@@ -487,7 +487,7 @@ func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]
 					re.Index += b.first
 				}
 				if stored := total.Added + total.Existing; stored > 0 {
-					err = fmt.Errorf("%w (the %d events before this batch of %d were stored; importing again is safe)", err, stored, b.n)
+					err = &audit.PartialError{Stored: stored, Err: err}
 				}
 				sendErr = err
 				close(failed)

@@ -252,7 +252,8 @@ func TestImportBatches(t *testing.T) {
 	if !errors.As(err, &re) || re.Index != 120 || !errors.Is(err, audit.ErrInvalid) {
 		t.Fatalf("Import with a bad event: err = %v, want a RecordError of record 121", err)
 	}
-	if !strings.Contains(err.Error(), "100 events before this batch") {
+	var partial *audit.PartialError
+	if !errors.As(err, &partial) || partial.Stored != 100 || !strings.Contains(err.Error(), "100 events of earlier batches were stored") {
 		t.Fatalf("Import error %q does not say what was stored", err)
 	}
 	if got := collect(t, s, audit.Filter{}); len(got) != 750 {
