@@ -253,6 +253,11 @@ func ParseValues(v url.Values) (Filter, error) {
 			if err != nil {
 				return bad(p.name, fmt.Errorf("invalid time %q (want RFC 3339)", s))
 			}
+			// An offset can carry 0000-01-01 or 9999-12-31 out of the years
+			// RFC 3339 (and Values) can write in UTC.
+			if y := t.UTC().Year(); y < 1 || y > 9999 {
+				return bad(p.name, fmt.Errorf("time %q is out of range (years 0001-9999 in UTC)", s))
+			}
 			*p.dst = t.UTC()
 		}
 	}

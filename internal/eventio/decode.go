@@ -14,9 +14,11 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/audit-cli/audit/internal/audit"
 	"github.com/audit-cli/audit/internal/output"
@@ -56,9 +58,10 @@ func (e *DecodeError) Is(target error) bool { return target == audit.ErrInvalid 
 func Decode(r io.Reader, format string) iter.Seq2[audit.Event, error] {
 	return func(yield func(audit.Event, error) bool) {
 		br := bufio.NewReaderSize(r, 1<<16)
+		skipped := 0 // lines before the first non-space byte, for error messages
 		if format == "" || format == "auto" {
 			var err error
-			if format, err = sniff(br); err != nil {
+			if format, skipped, err = sniff(br); err != nil {
 				yield(audit.Event{}, err)
 				return
 			}
@@ -66,11 +69,11 @@ func Decode(r io.Reader, format string) iter.Seq2[audit.Event, error] {
 		var seq iter.Seq2[audit.Event, error]
 		switch format {
 		case "jsonl":
-			seq = decodeJSONL(br)
+			seq = decodeJSONL(br, skipped)
 		case "json":
 			seq = decodeJSONArray(br)
 		case "csv":
-			seq = decodeCSV(br)
+			seq = decodeCSV(br, skipped)
 		default:
 			yield(audit.Event{}, fmt.Errorf("%w: unknown input format %q (accepted: auto, jsonl, json, csv)", audit.ErrInvalid, format))
 			return
@@ -84,18 +87,23 @@ func Decode(r io.Reader, format string) iter.Seq2[audit.Event, error] {
 }
 
 // sniff picks the format from the first non-space byte: '[' is a JSON
-// array, '{' JSON Lines, anything else CSV with a header.
-func sniff(br *bufio.Reader) (string, error) {
+// array, '{' JSON Lines, anything else CSV with a header. It consumes the
+// space before that byte and returns how many lines it held.
+func sniff(br *bufio.Reader) (string, int, error) {
+	lines := 0
 	for {
 		b, err := br.Peek(1)
 		if err == io.EOF {
-			return "jsonl", nil // empty input: nothing to import
+			return "jsonl", lines, nil // empty input: nothing to import
 		}
 		if err != nil {
-			return "", err
+			return "", lines, err
 		}
 		switch b[0] {
 		case ' ', '\t', '\r', '\n':
+			if b[0] == '\n' {
+				lines++
+			}
 			br.ReadByte()
 			continue
 		case 0xEF: // UTF-8 byte order mark
@@ -104,11 +112,11 @@ func sniff(br *bufio.Reader) (string, error) {
 				continue
 			}
 		case '[':
-			return "json", nil
+			return "json", lines, nil
 		case '{':
-			return "jsonl", nil
+			return "jsonl", lines, nil
 		}
-		return "csv", nil
+		return "csv", lines, nil
 	}
 }
 
@@ -128,7 +136,51 @@ func decodeOne(data []byte) (audit.Event, error) {
 	if dec.More() {
 		return audit.Event{}, errors.New("more than one JSON value on the line")
 	}
+	if err := checkText(data, &w.Event); err != nil {
+		return audit.Event{}, err
+	}
 	return finish(w.Event)
+}
+
+// checkText rejects text that encoding/json would silently alter: it
+// replaces bytes that are not UTF-8, and escapes of lone UTF-16 surrogates
+// (\ud800), with U+FFFD, so the event stored would not be the one sent.
+// Only an event with a U+FFFD in it, or input that is not UTF-8, is looked
+// at closely: a field holds more U+FFFD than its JSON text spells out.
+func checkText(data []byte, e *audit.Event) error {
+	if utf8.Valid(data) {
+		replaced := false
+		for _, v := range [...]string{e.ID, e.User, e.UserName, string(e.Type), e.Action, e.ResourceType,
+			e.Resource, e.Details, e.IP, string(e.Outcome), e.Hash} {
+			replaced = replaced || strings.ContainsRune(v, utf8.RuneError)
+		}
+		if !replaced {
+			return nil
+		}
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return jsonError(err)
+	}
+	for _, name := range audit.Fields {
+		for k, v := range raw {
+			if !strings.EqualFold(k, name) || len(v) == 0 || v[0] != '"' {
+				continue
+			}
+			var s string
+			if err := json.Unmarshal(v, &s); err != nil {
+				return fmt.Errorf("%s: %v", name, err)
+			}
+			spelled := bytes.Count(bytes.ToLower(v), []byte(`\ufffd`)) + bytes.Count(v, []byte(string(utf8.RuneError)))
+			if !utf8.Valid(v) || strings.Count(s, string(utf8.RuneError)) > spelled {
+				return &audit.FieldError{Field: name, Reason: "not valid UTF-8 (or an escape of a lone UTF-16 surrogate)"}
+			}
+		}
+	}
+	if !utf8.Valid(data) {
+		return errors.New("not valid UTF-8")
+	}
+	return nil
 }
 
 func jsonError(err error) error {
@@ -136,7 +188,16 @@ func jsonError(err error) error {
 	var pe *time.ParseError
 	switch {
 	case errors.As(err, &te):
-		return fmt.Errorf("%s: want a %s, got a JSON %s", te.Field, te.Type, te.Value)
+		want := te.Type.String()
+		switch te.Type.Kind() {
+		case reflect.String:
+			want = "string"
+		case reflect.Int, reflect.Int64:
+			want = "whole number"
+		}
+		return fmt.Errorf("%s: want a %s, got a JSON %s", strings.TrimPrefix(te.Field, "Event."), want, te.Value)
+	case strings.Contains(err.Error(), "Time.UnmarshalJSON"):
+		return fmt.Errorf("time: want an RFC 3339 string, e.g. \"2026-11-20T14:02:11Z\"")
 	case errors.As(err, &pe):
 		return fmt.Errorf("time: invalid time %q (want RFC 3339, e.g. 2026-11-20T14:02:11Z)", pe.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field"):
@@ -169,9 +230,10 @@ func ContentID(e *audit.Event) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-func decodeJSONL(br *bufio.Reader) iter.Seq2[audit.Event, error] {
+// decodeJSONL reads JSON Lines; skipped lines came before br.
+func decodeJSONL(br *bufio.Reader, skipped int) iter.Seq2[audit.Event, error] {
 	return func(yield func(audit.Event, error) bool) {
-		line := 0
+		line := skipped
 		for {
 			data, err := br.ReadSlice('\n')
 			if err == bufio.ErrBufferFull {
@@ -243,13 +305,14 @@ func decodeJSONArray(br *bufio.Reader) iter.Seq2[audit.Event, error] {
 	}
 }
 
-func decodeCSV(br *bufio.Reader) iter.Seq2[audit.Event, error] {
+// decodeCSV reads CSV with a header row; skipped lines came before br.
+func decodeCSV(br *bufio.Reader, skipped int) iter.Seq2[audit.Event, error] {
 	return func(yield func(audit.Event, error) bool) {
 		cr := csv.NewReader(br)
 		cr.ReuseRecord = true
 		header, err := cr.Read()
 		if err != nil {
-			yield(audit.Event{}, &DecodeError{Line: 1, Err: fmt.Errorf("reading CSV header: %v", err)})
+			yield(audit.Event{}, &DecodeError{Line: skipped + 1, Err: fmt.Errorf("reading CSV header: %v", err)})
 			return
 		}
 		col := map[string]int{}
@@ -259,14 +322,14 @@ func decodeCSV(br *bufio.Reader) iter.Seq2[audit.Event, error] {
 				name = strings.TrimPrefix(name, "\ufeff")
 			}
 			if !isField(name) {
-				yield(audit.Event{}, &DecodeError{Line: 1, Err: fmt.Errorf("unknown CSV column %q (accepted: %s)", h, strings.Join(audit.Fields, ", "))})
+				yield(audit.Event{}, &DecodeError{Line: skipped + 1, Err: fmt.Errorf("unknown CSV column %q (accepted: %s)", h, strings.Join(audit.Fields, ", "))})
 				return
 			}
 			col[name] = i
 		}
 		for _, req := range []string{"time", "user", "type"} {
 			if _, ok := col[req]; !ok {
-				yield(audit.Event{}, &DecodeError{Line: 1, Err: fmt.Errorf("CSV header lacks the %q column", req)})
+				yield(audit.Event{}, &DecodeError{Line: skipped + 1, Err: fmt.Errorf("CSV header lacks the %q column", req)})
 				return
 			}
 		}
@@ -279,13 +342,14 @@ func decodeCSV(br *bufio.Reader) iter.Seq2[audit.Event, error] {
 				line := 0
 				var pe *csv.ParseError
 				if errors.As(err, &pe) {
-					line = pe.StartLine
+					line = skipped + pe.StartLine
 					err = pe.Err
 				}
 				yield(audit.Event{}, &DecodeError{Line: line, Err: fmt.Errorf("invalid CSV: %v", err)})
 				return
 			}
 			line, _ := cr.FieldPos(0)
+			line += skipped
 			// Cells of a formula-neutralized export (audit export without
 			// --raw) read back as they were recorded.
 			get := func(name string) string {

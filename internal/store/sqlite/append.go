@@ -76,7 +76,7 @@ func (s *Store) insert(ctx context.Context, db *sql.DB, events []audit.Event) ([
 			return nil, nil, err
 		}
 	}
-	if err := w.tx.Commit(); err != nil {
+	if err := w.commit(); err != nil {
 		return nil, nil, err
 	}
 	return seqs, hashes, nil
@@ -91,6 +91,9 @@ type chainWriter struct {
 	chain *audit.Chain
 	prev  []byte
 	next  int64
+	// skipped tells that an insert was skipped as stored already; see
+	// commit.
+	skipped bool
 }
 
 func (s *Store) beginChain(ctx context.Context, db *sql.DB) (*chainWriter, error) {
@@ -150,11 +153,28 @@ func (w *chainWriter) add(e *audit.Event) (int64, string, error) {
 		return 0, "", err
 	}
 	if n != 1 {
+		w.skipped = true
 		return 0, "", nil
 	}
 	w.prev = sum
 	w.next++
 	return e.Seq, h, nil
+}
+
+// commit ends the transaction. SQLite raises the AUTOINCREMENT counter
+// (sqlite_sequence) to the seq an INSERT carries before it checks the
+// conflict, so an event skipped as stored already would leave the counter
+// one past the last seq really assigned: the next write would then skip a
+// seq, and verify would report that gap as deleted events. The counter is
+// put back first.
+func (w *chainWriter) commit() error {
+	if w.skipped {
+		last := w.next - 1
+		if _, err := w.tx.ExecContext(w.bg, `UPDATE sqlite_sequence SET seq = ? WHERE name = 'events' AND seq > ?`, last, last); err != nil {
+			return fmt.Errorf("restore the seq counter: %w", err)
+		}
+	}
+	return w.tx.Commit()
 }
 
 func (w *chainWriter) rollback() {

@@ -98,7 +98,7 @@ func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]
 	if err := ctx.Err(); err != nil {
 		return audit.AppendResult{}, err
 	}
-	if err := w.tx.Commit(); err != nil {
+	if err := w.commit(); err != nil {
 		return audit.AppendResult{}, s.wrapErr("import into", err)
 	}
 	return res, nil
