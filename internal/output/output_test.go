@@ -705,3 +705,20 @@ func TestNeutralizeRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestPrintGrid(t *testing.T) {
+	var b bytes.Buffer
+	err := PrintGrid(&b, []string{"CURRENT", "NAME", "STORE"}, [][]string{
+		{"*", "prod", "https://audit.example.com"},
+		{"", "lab", "/srv/lab\x1b[2J.db"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "CURRENT  NAME  STORE\n" +
+		"*        prod  https://audit.example.com\n" +
+		"         lab   /srv/lab\\x1b[2J.db\n"
+	if b.String() != want {
+		t.Errorf("grid:\n%q\nwant:\n%q", b.String(), want)
+	}
+}

@@ -9,13 +9,13 @@ import (
 	"io/fs"
 	"os"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/audit-cli/audit/internal/cmdutil"
 	"github.com/audit-cli/audit/internal/config"
 	"github.com/audit-cli/audit/internal/iostreams"
+	"github.com/audit-cli/audit/internal/output"
 )
 
 // ConfigOptions holds what a config run needs.
@@ -181,8 +181,7 @@ func getContextsRun(opts *ConfigOptions) error {
 		return nil
 	}
 	names := (&config.Config{Contexts: contexts}).ContextNames()
-	w := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "CURRENT\tNAME\tSTORE\tTOKEN")
+	rows := make([][]string, 0, len(names))
 	for _, n := range names {
 		mark, tok := "", "none"
 		if n == current {
@@ -191,9 +190,9 @@ func getContextsRun(opts *ConfigOptions) error {
 		if contexts[n].Token != "" {
 			tok = config.Redacted
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", mark, n, contexts[n].Store, tok)
+		rows = append(rows, []string{mark, n, contexts[n].Store, tok})
 	}
-	return w.Flush()
+	return output.PrintGrid(opts.IO.Out, []string{"CURRENT", "NAME", "STORE", "TOKEN"}, rows)
 }
 
 func currentContextRun(opts *ConfigOptions) error {

@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,6 +19,7 @@ import (
 	"github.com/audit-cli/audit/internal/cmdutil"
 	"github.com/audit-cli/audit/internal/config"
 	"github.com/audit-cli/audit/internal/iostreams"
+	"github.com/audit-cli/audit/internal/output"
 	"github.com/audit-cli/audit/internal/server"
 )
 
@@ -233,16 +233,15 @@ func listRun(ctx context.Context, opts *TokenOptions) error {
 		}
 		return t.In(opts.Location).Format("2006-01-02 15:04")
 	}
-	w := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "NAME\tROLE\tCREATED\tEXPIRES\tLAST USED")
+	rows := make([][]string, 0, len(tokens))
 	for _, t := range tokens {
 		exp := show(t.Expires)
 		if !t.Expires.IsZero() && !now.Before(t.Expires) {
 			exp += " (expired)"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", t.Name, t.Role, show(t.Created), exp, show(t.LastUsed))
+		rows = append(rows, []string{t.Name, string(t.Role), show(t.Created), exp, show(t.LastUsed)})
 	}
-	return w.Flush()
+	return output.PrintGrid(opts.IO.Out, []string{"NAME", "ROLE", "CREATED", "EXPIRES", "LAST USED"}, rows)
 }
 
 func revokeRun(ctx context.Context, opts *TokenOptions) error {
