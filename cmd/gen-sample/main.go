@@ -52,17 +52,31 @@ func run(n, days int, seed int64, format string, withSeed bool) error {
 		return fmt.Errorf("unknown format %q (accepted: jsonl, csv)", format)
 	}
 	now := time.Now()
-	// Generated history ends a day before the seed events so they stay on top.
+	// The page's six events, in the order of time with the history, so
+	// that the newest come first in `audit list`. Before 2:34 PM the
+	// page's "today" would lie ahead: the six then happened a day earlier.
+	var seedEvents []audit.Event
+	if withSeed {
+		seedEvents = sample.Seed(now, time.Local)
+		if last := seedEvents[len(seedEvents)-1].Time; last.After(now) {
+			seedEvents = sample.Seed(now.AddDate(0, 0, -1), time.Local)
+		}
+	}
+	// Generated history ends a day and a half ago, before the page's "today".
 	for e := range sample.Generate(n, days, now.Add(-36*time.Hour), seed) {
+		for len(seedEvents) > 0 && seedEvents[0].Time.Before(e.Time) {
+			if err := write(&seedEvents[0]); err != nil {
+				return err
+			}
+			seedEvents = seedEvents[1:]
+		}
 		if err := write(&e); err != nil {
 			return err
 		}
 	}
-	if withSeed {
-		for _, e := range sample.Seed(now, time.Local) {
-			if err := write(&e); err != nil {
-				return err
-			}
+	for i := range seedEvents {
+		if err := write(&seedEvents[i]); err != nil {
+			return err
 		}
 	}
 	if err := flush(); err != nil {

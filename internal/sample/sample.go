@@ -236,7 +236,7 @@ func event(r *rand.Rand, t time.Time, total int) []audit.Event {
 			base.Details = "Deleted after retention period of 90 days"
 		}
 	default:
-		base.Type, base.ResourceType, base.Resource = audit.TypeSecurity, "account", p.login
+		base.Type, base.ResourceType = audit.TypeSecurity, "account"
 		switch r.IntN(4) {
 		case 0:
 			base.Action, base.Details = "MFA Enabled", "Two-factor authentication activated"
