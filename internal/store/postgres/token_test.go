@@ -21,89 +21,36 @@ func TestTokensConformance(t *testing.T) {
 }
 
 // TestTokens: two stores on one database stand for two `audit serve`
-// replicas, which share their tokens.
+// replicas: a token made through one works, is touched and is revoked
+// through the other.
 func TestTokens(t *testing.T) {
 	ctx := context.Background()
 	dsn := freshSchema(t)
 	s := open(t, dsn, testOptions)
 	replica := open(t, dsn, testOptions)
 	created := time.Date(2026, 11, 20, 14, 0, 0, 123, time.UTC)
-	expires := created.Add(90 * 24 * time.Hour)
-	for _, tok := range []audit.Token{
-		{Name: "cron-exporter", Role: audit.RoleRead, Hash: "aa", Created: created, Expires: expires},
-		{Name: "admin", Role: audit.RoleAdmin, Hash: "bb", Created: created},
-		{Name: "ingest", Role: audit.RoleWrite, Hash: "cc", Created: created},
-	} {
-		if err := s.CreateToken(ctx, tok); err != nil {
-			t.Fatal(err)
-		}
-	}
-	list, err := replica.Tokens(ctx)
-	if err != nil {
+	if err := s.CreateToken(ctx, audit.Token{Name: "cron-exporter", Role: audit.RoleRead, Hash: "aa", Created: created}); err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	for _, tok := range list {
-		names = append(names, tok.Name)
+	if err := replica.CreateToken(ctx, audit.Token{Name: "cron-exporter", Role: audit.RoleRead, Hash: "dd"}); !errors.Is(err, audit.ErrInvalid) {
+		t.Fatalf("the same name through the replica: err = %v, want ErrInvalid", err)
 	}
-	if len(names) != 3 || names[0] != "admin" || names[1] != "cron-exporter" || names[2] != "ingest" {
-		t.Fatalf("Tokens = %v, want admin, cron-exporter, ingest", names)
-	}
-	if got := list[1]; got.Role != audit.RoleRead || !got.Created.Equal(created) || !got.Expires.Equal(expires) || !got.LastUsed.IsZero() || got.Hash != "aa" {
-		t.Fatalf("cron-exporter = %+v", got)
-	}
-	if !list[0].Expires.IsZero() {
-		t.Fatalf("admin expires %v, want never", list[0].Expires)
-	}
-
-	// Names and hashes are unique.
-	for _, dup := range []audit.Token{
-		{Name: "admin", Role: audit.RoleRead, Hash: "dd"},
-		{Name: "other", Role: audit.RoleRead, Hash: "aa"},
-		{Name: "", Role: audit.RoleRead, Hash: "ee"},
-		{Name: "bad-role", Role: "root", Hash: "ff"},
-	} {
-		if err := replica.CreateToken(ctx, dup); !errors.Is(err, audit.ErrInvalid) {
-			t.Errorf("CreateToken(%+v): err = %v, want ErrInvalid", dup, err)
-		}
-	}
-
 	got, err := replica.TokenByHash(ctx, "aa")
-	if err != nil || got.Name != "cron-exporter" {
-		t.Fatalf("TokenByHash(aa) = %+v, %v", got, err)
+	if err != nil || got.Name != "cron-exporter" || !got.Created.Equal(created) {
+		t.Fatalf("replica TokenByHash(aa) = %+v, %v", got, err)
 	}
-	for _, h := range []string{"zz", "", "'; DROP TABLE audit_tokens; --", "%"} {
-		if _, err := s.TokenByHash(ctx, h); !errors.Is(err, audit.ErrNotFound) {
-			t.Fatalf("TokenByHash(%q): err = %v, want ErrNotFound", h, err)
-		}
-	}
-
 	used := created.Add(time.Hour)
-	if err := s.TouchToken(ctx, "cron-exporter", used); err != nil {
+	if err := replica.TouchToken(ctx, "cron-exporter", used); err != nil {
 		t.Fatal(err)
 	}
-	// An older use does not move last_used back.
-	if err := replica.TouchToken(ctx, "cron-exporter", created); err != nil {
-		t.Fatal(err)
+	if got, _ := s.TokenByHash(ctx, "aa"); !got.LastUsed.Equal(used) {
+		t.Fatalf("last used seen by the first store %v, want %v", got.LastUsed, used)
 	}
-	if got, _ := replica.TokenByHash(ctx, "aa"); !got.LastUsed.Equal(used) {
-		t.Fatalf("last used %v, want %v", got.LastUsed, used)
-	}
-	if err := s.TouchToken(ctx, "nobody", used); err != nil {
-		t.Fatalf("TouchToken of a revoked token: %v", err)
-	}
-
 	if err := replica.RevokeToken(ctx, "cron-exporter"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.TokenByHash(ctx, "aa"); !errors.Is(err, audit.ErrNotFound) {
-		t.Fatalf("revoked token still found: %v", err)
-	}
-	if err := s.RevokeToken(ctx, "cron-exporter"); !errors.Is(err, audit.ErrNotFound) {
-		t.Fatalf("second revoke: err = %v, want ErrNotFound", err)
-	}
-	if list, _ := s.Tokens(ctx); len(list) != 2 {
-		t.Fatalf("%d tokens after a revoke, want 2", len(list))
+		t.Fatalf("token revoked through the replica still found: %v", err)
 	}
 }
 
