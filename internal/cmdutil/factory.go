@@ -69,3 +69,13 @@ func StoreOpener(cfg func() (*config.Config, error)) (open func() (audit.Store, 
 	}
 	return open, closeStore
 }
+
+// ChainKey returns the integrity key of the configuration (the HMAC key of
+// the hash chain), or nil when none is configured.
+func (f *Factory) ChainKey() ([]byte, error) {
+	c, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	return c.ChainKey()
+}

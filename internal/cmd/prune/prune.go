@@ -44,13 +44,7 @@ type PruneOptions struct {
 // NewCmdPrune returns the prune command. runF replaces pruneRun in tests.
 func NewCmdPrune(f *cmdutil.Factory, runF func(*PruneOptions) error) *cobra.Command {
 	opts := &PruneOptions{IO: f.IOStreams, Store: f.Store, Now: f.Now}
-	opts.Key = func() ([]byte, error) {
-		c, err := f.Config()
-		if err != nil {
-			return nil, err
-		}
-		return c.ChainKey()
-	}
+	opts.Key = f.ChainKey
 	cmd := &cobra.Command{
 		Use:   "prune --before TIME --archive FILE [flags]",
 		Short: "Archive and delete the oldest audit events",

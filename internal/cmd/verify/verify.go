@@ -36,13 +36,7 @@ type VerifyOptions struct {
 // NewCmdVerify returns the verify command. runF replaces verifyRun in tests.
 func NewCmdVerify(f *cmdutil.Factory, runF func(*VerifyOptions) error) *cobra.Command {
 	opts := &VerifyOptions{IO: f.IOStreams, Store: f.Store, Now: f.Now}
-	opts.Key = func() ([]byte, error) {
-		c, err := f.Config()
-		if err != nil {
-			return nil, err
-		}
-		return c.ChainKey()
-	}
+	opts.Key = f.ChainKey
 	cmd := &cobra.Command{
 		Use:   "verify [flags]",
 		Short: "Prove the audit log unchanged by checking its hash chain",
