@@ -67,6 +67,27 @@ type PruneRequest struct {
 	ArchiveSHA256 string    `json:"archive_sha256"` // lowercase hex SHA-256 of the archive file
 }
 
+// Check is what every Pruner verifies, inside its transaction, before it
+// deletes anything: that event Through is still stored (found) with the
+// archived hash, that the store holds exactly the archived number of
+// events up to it, and that a newer event remains (prune keeps the newest,
+// from which the chain continues).
+func (r PruneRequest) Check(found bool, hash string, events int64, newer bool) error {
+	switch {
+	case !found:
+		return fmt.Errorf("event seq %d, the last to prune, is not in the store (any more); nothing was pruned", r.Through)
+	case hash != r.Hash:
+		return fmt.Errorf("%w: the stored hash of seq %d is not the one archived — it changed since it was read; nothing was pruned",
+			ErrIntegrity, r.Through)
+	case events != r.Events:
+		return fmt.Errorf("the store holds %d events up to seq %d, but %d were archived: it changed since; nothing was pruned",
+			events, r.Through, r.Events)
+	case !newer:
+		return fmt.Errorf("%w: seq %d is the newest event, which prune always keeps: the chain continues from it", ErrInvalid, r.Through)
+	}
+	return nil
+}
+
 // Checkpoint is where the hash chain resumes after a prune: the seq and
 // hash of the last pruned event, which the first kept event links to, with
 // what the prune recorded about itself. Seal binds the fields together

@@ -141,29 +141,18 @@ func (s *Store) prune(ctx context.Context, tx pgx.Tx, req audit.PruneRequest) (a
 	}
 	var h string
 	err := tx.QueryRow(ctx, "SELECT hash FROM audit_events WHERE seq = $1", req.Through).Scan(&h)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return audit.Checkpoint{}, fmt.Errorf("event seq %d, the last to prune, is not in the store (any more); nothing was pruned", req.Through)
-	}
-	if err != nil {
+	found := !errors.Is(err, pgx.ErrNoRows)
+	if err != nil && found {
 		return audit.Checkpoint{}, err
-	}
-	if h != req.Hash {
-		return audit.Checkpoint{}, fmt.Errorf("%w: the stored hash of seq %d is not the one archived — it changed since it was read; nothing was pruned",
-			audit.ErrIntegrity, req.Through)
 	}
 	var n int64
 	var newer bool
-	err = tx.QueryRow(ctx, "SELECT (SELECT count(*) FROM audit_events WHERE seq <= $1), EXISTS (SELECT 1 FROM audit_events WHERE seq > $1)",
-		req.Through).Scan(&n, &newer)
-	if err != nil {
+	if err := tx.QueryRow(ctx, "SELECT (SELECT count(*) FROM audit_events WHERE seq <= $1), EXISTS (SELECT 1 FROM audit_events WHERE seq > $1)",
+		req.Through).Scan(&n, &newer); err != nil {
 		return audit.Checkpoint{}, err
 	}
-	if n != req.Events {
-		return audit.Checkpoint{}, fmt.Errorf("the store holds %d events up to seq %d, but %d were archived: it changed since; nothing was pruned",
-			n, req.Through, req.Events)
-	}
-	if !newer {
-		return audit.Checkpoint{}, fmt.Errorf("%w: seq %d is the newest event, which prune always keeps: the chain continues from it", audit.ErrInvalid, req.Through)
+	if err := req.Check(found, h, n, newer); err != nil {
+		return audit.Checkpoint{}, err
 	}
 
 	// What goes besides the events: their ids, and the values they had,

@@ -51,29 +51,18 @@ func (s *Store) prune(ctx context.Context, db *sql.DB, req audit.PruneRequest) (
 	}
 	var h string
 	err = tx.QueryRowContext(ctx, "SELECT hash FROM events WHERE seq = ?", req.Through).Scan(&h)
-	if errors.Is(err, sql.ErrNoRows) {
-		return audit.Checkpoint{}, fmt.Errorf("event seq %d, the last to prune, is not in the store (any more); nothing was pruned", req.Through)
-	}
-	if err != nil {
+	found := !errors.Is(err, sql.ErrNoRows)
+	if err != nil && found {
 		return audit.Checkpoint{}, err
-	}
-	if h != req.Hash {
-		return audit.Checkpoint{}, fmt.Errorf("%w: the stored hash of seq %d is not the one archived — it changed since it was read; nothing was pruned",
-			audit.ErrIntegrity, req.Through)
 	}
 	var n int64
 	var newer bool
-	err = tx.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM events WHERE seq <= ?1), EXISTS (SELECT 1 FROM events WHERE seq > ?1)",
-		req.Through).Scan(&n, &newer)
-	if err != nil {
+	if err := tx.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM events WHERE seq <= ?1), EXISTS (SELECT 1 FROM events WHERE seq > ?1)",
+		req.Through).Scan(&n, &newer); err != nil {
 		return audit.Checkpoint{}, err
 	}
-	if n != req.Events {
-		return audit.Checkpoint{}, fmt.Errorf("the store holds %d events up to seq %d, but %d were archived: it changed since; nothing was pruned",
-			n, req.Through, req.Events)
-	}
-	if !newer {
-		return audit.Checkpoint{}, fmt.Errorf("%w: seq %d is the newest event, which prune always keeps: the chain continues from it", audit.ErrInvalid, req.Through)
+	if err := req.Check(found, h, n, newer); err != nil {
+		return audit.Checkpoint{}, err
 	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM events WHERE seq <= ?", req.Through); err != nil {
 		return audit.Checkpoint{}, err
