@@ -101,22 +101,21 @@ var schemaVersion = len(migrations)
 // a database of something else, or a store of a newer schema is an error
 // wrapping audit.ErrUnavailable.
 func checkSchema(ctx context.Context, db *sql.DB, path string) (int, error) {
-	var v int
-	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+	// One statement reads one snapshot: a first writer committing its
+	// migration between two separate reads would otherwise show a version
+	// of 0 next to a schema full of tables.
+	var v, n int
+	err := db.QueryRowContext(ctx,
+		"SELECT (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_schema)").Scan(&v, &n)
+	if err != nil {
 		return 0, schemaErr(path, err)
 	}
 	if v > schemaVersion {
 		return 0, fmt.Errorf("%w: %s has schema version %d, newer than this audit understands (%d): upgrade audit",
 			audit.ErrUnavailable, path, v, schemaVersion)
 	}
-	if v == 0 {
-		var n int
-		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
-			return 0, schemaErr(path, err)
-		}
-		if n > 0 {
-			return 0, fmt.Errorf("%w: %s is a SQLite database but not an audit store", audit.ErrUnavailable, path)
-		}
+	if v == 0 && n > 0 {
+		return 0, fmt.Errorf("%w: %s is a SQLite database but not an audit store", audit.ErrUnavailable, path)
 	}
 	return v, nil
 }

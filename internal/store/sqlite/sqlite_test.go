@@ -512,3 +512,39 @@ func exec(t *testing.T, path, query string) {
 		t.Fatal(err)
 	}
 }
+
+// TestReaderNeverSeesAHalfMadeStore races readers against the first writer
+// of a new store: a reader sees no store or the whole schema, never a
+// database that looks like someone else's.
+func TestReaderNeverSeesAHalfMadeStore(t *testing.T) {
+	ctx := context.Background()
+	for round := range 40 {
+		path := filepath.Join(t.TempDir(), "audit.db")
+		done := make(chan error, 1)
+		go func() {
+			w, err := sqlite.Open(path, testOptions)
+			if err == nil {
+				_, err = w.Append(ctx, storetest.Events(1, 1))
+				w.Close()
+			}
+			done <- err
+		}()
+		for {
+			r, err := sqlite.Open(path, testOptions)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = r.Get(ctx, "no-such-event")
+			r.Close()
+			if err != nil && strings.Contains(err.Error(), "not an audit store") {
+				t.Fatalf("round %d: a reader racing the first writer got %v", round, err)
+			}
+			if errors.Is(err, audit.ErrNotFound) {
+				break
+			}
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
