@@ -126,7 +126,20 @@ type wireEvent struct {
 	audit.Event
 }
 
+// decodeOne decodes and validates one JSON object.
 func decodeOne(data []byte) (audit.Event, error) {
+	e, ok := decodeFast(data)
+	if !ok {
+		var err error
+		if e, err = decodeJSON(data); err != nil {
+			return audit.Event{}, err
+		}
+	}
+	return finish(e)
+}
+
+// decodeJSON decodes one JSON object with encoding/json, unvalidated.
+func decodeJSON(data []byte) (audit.Event, error) {
 	var w wireEvent
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -139,7 +152,7 @@ func decodeOne(data []byte) (audit.Event, error) {
 	if err := checkText(data, &w.Event); err != nil {
 		return audit.Event{}, err
 	}
-	return finish(w.Event)
+	return w.Event, nil
 }
 
 // checkText rejects text that encoding/json would silently alter: it
