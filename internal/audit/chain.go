@@ -17,21 +17,19 @@ var Genesis = make([]byte, sha256.Size)
 // as its byte length in decimal, a colon, the bytes, and a newline.
 // docs/integrity.md documents it for independent verifiers.
 func (e *Event) Canonical() []byte {
-	fields := []string{strconv.FormatInt(e.Seq, 10), e.ID, FormatTime(e.Time), e.User,
-		e.UserName, string(e.Type), e.Action, e.ResourceType, e.Resource, e.Details,
-		e.IP, string(e.Outcome)}
-	n := 0
-	for _, f := range fields {
-		n += len(f) + 8
-	}
-	b := make([]byte, 0, n)
-	for _, f := range fields {
-		b = strconv.AppendInt(b, int64(len(f)), 10)
-		b = append(b, ':')
-		b = append(b, f...)
-		b = append(b, '\n')
-	}
-	return b
+	return appendCanonical(make([]byte, 0, canonicalSize(e)), e, e.Seq)
+}
+
+// CanonicalTail is Canonical without its first field, seq: all of the
+// encoding that is known before the event has its place in the store.
+func (e *Event) CanonicalTail() []byte {
+	return appendCanonicalTail(make([]byte, 0, canonicalSize(e)), e)
+}
+
+// canonicalSize is a little more than the size of e's canonical encoding.
+func canonicalSize(e *Event) int {
+	return 12*8 + 20 + 40 + len(e.ID) + len(e.User) + len(e.UserName) + len(e.Type) + len(e.Action) +
+		len(e.ResourceType) + len(e.Resource) + len(e.Details) + len(e.IP) + len(e.Outcome)
 }
 
 // Chain computes hash chains: hash_n = H(hash_{n-1} || Canonical(event_n)),
@@ -53,6 +51,17 @@ func (c *Chain) Next(prev []byte, e *Event) []byte {
 	c.h.Reset()
 	c.h.Write(prev)
 	c.h.Write(e.Canonical())
+	return c.h.Sum(nil)
+}
+
+// NextTail is Next for the event with the given seq and CanonicalTail.
+func (c *Chain) NextTail(prev []byte, seq int64, tail []byte) []byte {
+	var buf [32]byte
+	var digits [20]byte
+	c.h.Reset()
+	c.h.Write(prev)
+	c.h.Write(appendFieldBytes(buf[:0], strconv.AppendInt(digits[:0], seq, 10)))
+	c.h.Write(tail)
 	return c.h.Sum(nil)
 }
 

@@ -856,6 +856,11 @@ func countEvents(n int64, one, many string) string {
 func appendCanonical(b []byte, e *Event, seq int64) []byte {
 	var num [20]byte
 	b = appendFieldBytes(b, strconv.AppendInt(num[:0], seq, 10))
+	return appendCanonicalTail(b, e)
+}
+
+// appendCanonicalTail appends CanonicalTail(e) to b without allocating.
+func appendCanonicalTail(b []byte, e *Event) []byte {
 	b = appendField(b, e.ID)
 	if e.Time.IsZero() {
 		b = appendField(b, "")

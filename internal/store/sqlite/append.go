@@ -4,8 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
+	"strings"
 
 	"github.com/audit-cli/audit/internal/audit"
 )
@@ -71,12 +74,12 @@ func (s *Store) insert(ctx context.Context, db *sql.DB, events []audit.Event) ([
 				return nil, nil, err
 			}
 		}
-		e := events[i] // a copy: the caller's event changes only on success
-		if seqs[i], hashes[i], err = w.add(&e); err != nil {
+		r := newRow(events[i]) // a copy: the caller's event changes only on success
+		if seqs[i], hashes[i], err = w.add(&r); err != nil {
 			return nil, nil, err
 		}
 	}
-	if err := w.commit(); err != nil {
+	if err := w.commit(ctx); err != nil {
 		return nil, nil, err
 	}
 	return seqs, hashes, nil
@@ -94,6 +97,10 @@ type chainWriter struct {
 	// skipped tells that an insert was skipped as stored already; see
 	// commit.
 	skipped bool
+	// rebuild holds the CREATE INDEX statements of the indexes that
+	// deferIndexes dropped, for commit to run again.
+	rebuild  []string
+	deferred bool
 }
 
 func (s *Store) beginChain(ctx context.Context, db *sql.DB) (*chainWriter, error) {
@@ -131,24 +138,38 @@ func (s *Store) beginChain(ctx context.Context, db *sql.DB) (*chainWriter, error
 		chain: audit.NewChain(s.opts.ChainKey), prev: prev, next: last + 1}, nil
 }
 
-// add inserts e (already validated) unless its id is stored, returning its
-// new seq and hash, or 0 and "" when it was stored already.
-func (w *chainWriter) add(e *audit.Event) (int64, string, error) {
-	e.Seq = w.next
-	sum := w.chain.Next(w.prev, e)
-	h := hex.EncodeToString(sum)
-	var ipBin []byte
+// row is a validated event with what its insert needs that does not
+// depend on its seq, so that an import can compute it on the decoding
+// goroutine.
+type row struct {
+	e     audit.Event
+	tail  []byte // e.CanonicalTail()
+	ipBin []byte // the ip_bin column
+}
+
+func newRow(e audit.Event) row {
+	r := row{e: e, tail: e.CanonicalTail()}
 	if e.IP != "" {
 		if a, err := netip.ParseAddr(e.IP); err == nil {
-			ipBin = ipKey(a.Unmap())
+			r.ipBin = ipKey(a.Unmap())
 		}
 	}
-	r, err := w.stmt.ExecContext(w.bg, e.Seq, e.ID, e.Time.UnixNano(), e.User, e.UserName, string(e.Type),
-		e.Action, e.ResourceType, e.Resource, e.Details, e.IP, ipBin, string(e.Outcome), h)
+	return r
+}
+
+// add inserts r unless its id is stored, returning its new seq and hash, or
+// 0 and "" when it was stored already.
+func (w *chainWriter) add(r *row) (int64, string, error) {
+	e := &r.e
+	e.Seq = w.next
+	sum := w.chain.NextTail(w.prev, e.Seq, r.tail)
+	h := hex.EncodeToString(sum)
+	res, err := w.stmt.ExecContext(w.bg, e.Seq, e.ID, e.Time.UnixNano(), e.User, e.UserName, string(e.Type),
+		e.Action, e.ResourceType, e.Resource, e.Details, e.IP, r.ipBin, string(e.Outcome), h)
 	if err != nil {
 		return 0, "", fmt.Errorf("insert event %q: %w", e.ID, err)
 	}
-	n, err := r.RowsAffected()
+	n, err := res.RowsAffected()
 	if err != nil {
 		return 0, "", err
 	}
@@ -161,13 +182,87 @@ func (w *chainWriter) add(e *audit.Event) (int64, string, error) {
 	return e.Seq, h, nil
 }
 
-// commit ends the transaction. SQLite raises the AUTOINCREMENT counter
+// deferIndexes drops the secondary indexes of the events table inside the
+// transaction; commit builds them again. Building an index from a sorted
+// run of all rows costs much less than inserting into it row by row (1M
+// events: 3.1 s for the eight of them against 6.3 s), so a bulk import
+// that outgrows the store it began with switches to this. The unique
+// index on id stays: it keeps the insert idempotent. Readers keep seeing
+// the indexes of the last commit, and a rollback brings them back.
+func (w *chainWriter) deferIndexes(ctx context.Context) error {
+	rows, err := w.tx.QueryContext(ctx, `SELECT name, sql FROM sqlite_schema
+WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL ORDER BY name`)
+	if err != nil {
+		return fmt.Errorf("list the indexes: %w", err)
+	}
+	var names []string
+	for rows.Next() {
+		var name, def string
+		if err := rows.Scan(&name, &def); err != nil {
+			rows.Close()
+			return fmt.Errorf("list the indexes: %w", err)
+		}
+		names = append(names, name)
+		w.rebuild = append(w.rebuild, def)
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("list the indexes: %w", err)
+	}
+	for _, name := range names {
+		if _, err := w.tx.ExecContext(ctx, "DROP INDEX "+quoteIdent(name)); err != nil {
+			return fmt.Errorf("drop index %s for the import: %w", name, err)
+		}
+	}
+	w.deferred = true
+	return nil
+}
+
+// buildIndexes runs the CREATE INDEX statements deferIndexes saved.
+// SQLite sorts the keys of each with helper threads when its sorter works
+// in chunks, and a small page cache makes it do so: the eight indexes of
+// 1M events take 3.0 s instead of 4.0 s. The connection's settings are
+// put back afterwards: it serves the writes that follow.
+func (w *chainWriter) buildIndexes(ctx context.Context) (err error) {
+	if len(w.rebuild) == 0 {
+		return nil
+	}
+	threads := min(runtime.NumCPU(), 4)
+	if _, err := w.tx.ExecContext(ctx, fmt.Sprintf("PRAGMA threads = %d; PRAGMA cache_size = %d", threads, sortCacheKiB)); err != nil {
+		return err
+	}
+	defer func() {
+		_, rerr := w.tx.ExecContext(w.bg, fmt.Sprintf("PRAGMA threads = 0; PRAGMA cache_size = %d", writerCacheKiB))
+		err = errors.Join(err, rerr)
+	}()
+	for _, def := range w.rebuild {
+		if _, err := w.tx.ExecContext(ctx, def); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sortCacheKiB is the page cache (as SQLite's negative cache_size, KiB)
+// while buildIndexes runs: SQLite's sorter holds that much in memory
+// before it hands a sorted chunk to a helper thread and starts the next.
+const sortCacheKiB = -4096
+
+// quoteIdent quotes an SQL identifier.
+func quoteIdent(name string) string {
+	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+}
+
+// commit ends the transaction, first building the indexes deferIndexes
+// dropped. SQLite raises the AUTOINCREMENT counter
 // (sqlite_sequence) to the seq an INSERT carries before it checks the
 // conflict, so an event skipped as stored already would leave the counter
 // one past the last seq really assigned: the next write would then skip a
 // seq, and verify would report that gap as deleted events. The counter is
 // put back first.
-func (w *chainWriter) commit() error {
+func (w *chainWriter) commit(ctx context.Context) error {
+	if err := w.buildIndexes(ctx); err != nil {
+		return fmt.Errorf("build the indexes again: %w", err)
+	}
 	if w.skipped {
 		last := w.next - 1
 		if _, err := w.tx.ExecContext(w.bg, `UPDATE sqlite_sequence SET seq = ? WHERE name = 'events' AND seq > ?`, last, last); err != nil {

@@ -14,6 +14,14 @@ var _ audit.Importer = (*Store)(nil)
 // goroutine to the writing one.
 const importBatch = 1024
 
+// deferIndexesMin is how many events an import adds to an empty store
+// before it drops the secondary indexes, to build them anew at commit
+// (chainWriter.deferIndexes). A store of E events waits for 3E more: a
+// rebuild covers the events stored before too, and for an import that
+// ends soon after the switch it costs more than it saves, so the switch
+// waits until the import has shown it is large.
+const deferIndexesMin = 10_000
+
 // Import stores a whole stream of events in one transaction: either every
 // event is stored (or found stored already) or, on any error — from the
 // stream, an invalid event, the disk, a cancelled ctx — none is. The stream
@@ -21,15 +29,15 @@ const importBatch = 1024
 func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]) (audit.AppendResult, error) {
 	var res audit.AppendResult
 	type batch struct {
-		events []audit.Event
-		err    error
+		rows []row
+		err  error
 	}
 	batches := make(chan batch, 4)
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
 		defer close(batches)
-		b := make([]audit.Event, 0, importBatch)
+		b := make([]row, 0, importBatch)
 		send := func(x batch) bool {
 			select {
 			case batches <- x:
@@ -38,26 +46,27 @@ func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]
 				return false
 			}
 		}
-		// Validation happens here too, off the writing goroutine.
+		// Validation happens here too, off the writing goroutine, and so does
+		// the part of each insert that needs no seq (newRow).
 		index := 0
 		for e, err := range events {
 			if err == nil {
 				err = validate(&e, index)
 			}
 			if err != nil {
-				send(batch{events: b, err: err})
+				send(batch{rows: b, err: err})
 				return
 			}
 			index++
-			b = append(b, e)
+			b = append(b, newRow(e))
 			if len(b) == importBatch {
-				if !send(batch{events: b}) {
+				if !send(batch{rows: b}) {
 					return
 				}
-				b = make([]audit.Event, 0, importBatch)
+				b = make([]row, 0, importBatch)
 			}
 		}
-		send(batch{events: b})
+		send(batch{rows: b})
 	}()
 
 	// A stream that is bad from its first records does not create the
@@ -75,13 +84,16 @@ func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]
 		return res, s.wrapErr("import into", err)
 	}
 	defer w.rollback()
+	// Past this many new events, building the indexes anew at commit costs
+	// less than keeping them up to date; seq bounds the rows stored.
+	deferAfter := 3*(w.next-1) + deferIndexesMin
 
 	for b := range prepend(first, ok, batches) {
 		if err := ctx.Err(); err != nil {
 			return audit.AppendResult{}, err
 		}
-		for i := range b.events {
-			seq, _, err := w.add(&b.events[i])
+		for i := range b.rows {
+			seq, _, err := w.add(&b.rows[i])
 			if err != nil {
 				return audit.AppendResult{}, s.wrapErr("import into", err)
 			}
@@ -94,11 +106,16 @@ func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]
 		if b.err != nil {
 			return audit.AppendResult{}, b.err
 		}
+		if !w.deferred && int64(res.Added) >= deferAfter {
+			if err := w.deferIndexes(ctx); err != nil {
+				return audit.AppendResult{}, s.wrapErr("import into", err)
+			}
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return audit.AppendResult{}, err
 	}
-	if err := w.commit(); err != nil {
+	if err := w.commit(ctx); err != nil {
 		return audit.AppendResult{}, s.wrapErr("import into", err)
 	}
 	return res, nil

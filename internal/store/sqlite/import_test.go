@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"maps"
 	"path/filepath"
 	"testing"
 
@@ -124,5 +125,88 @@ func TestReimportLeavesNoSeqGap(t *testing.T) {
 	}
 	if _, err := audit.Verify(ctx, s, audit.VerifyOptions{}); err != nil {
 		t.Fatalf("verify after re-imports: %v", err)
+	}
+}
+
+// indexes returns the CREATE INDEX statements of the events table.
+func indexes(t *testing.T, s *Store) map[string]string {
+	t.Helper()
+	db, err := s.writer(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.Query(`SELECT name, coalesce(sql, '') FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'events'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	m := map[string]string{}
+	for rows.Next() {
+		var name, def string
+		if err := rows.Scan(&name, &def); err != nil {
+			t.Fatal(err)
+		}
+		m[name] = def
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// A large import drops the secondary indexes and builds them again at
+// commit (chainWriter.deferIndexes); the store must end with the indexes
+// of its schema, whether the import commits or fails, and the writer's
+// connection with its usual settings.
+func TestBulkImportRebuildsIndexes(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "audit.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Append(ctx, storetest.Events(1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	want := indexes(t, s)
+	if len(want) < 8 {
+		t.Fatalf("a new store has %d indexes on events: %v", len(want), want)
+	}
+	n := 3*1 + deferIndexesMin + 2*importBatch
+	events := storetest.Events(n, 2)
+	bad := append([]audit.Event(nil), events...)
+	bad[n-1].Type = "hack"
+	if _, err := s.Import(ctx, stream(bad, nil)); err == nil {
+		t.Fatal("import with a bad last record succeeded")
+	}
+	if got := indexes(t, s); !maps.Equal(got, want) {
+		t.Fatalf("after a failed bulk import the indexes are\n%v\nwant\n%v", got, want)
+	}
+	if res, err := s.Import(ctx, stream(events, nil)); err != nil || res.Added != n {
+		t.Fatalf("Import = %+v, %v; want %d added", res, err, n)
+	}
+	if got := indexes(t, s); !maps.Equal(got, want) {
+		t.Fatalf("after a bulk import the indexes are\n%v\nwant\n%v", got, want)
+	}
+	db, _ := s.writer(ctx)
+	var cache, threads int
+	if err := db.QueryRow("PRAGMA cache_size").Scan(&cache); err != nil || cache != writerCacheKiB {
+		t.Errorf("writer cache_size after the import = %d, %v; want %d", cache, err, writerCacheKiB)
+	}
+	if err := db.QueryRow("PRAGMA threads").Scan(&threads); err != nil || threads != 0 {
+		t.Errorf("writer threads after the import = %d, %v; want 0", threads, err)
+	}
+	// The rebuilt indexes hold every event: each user's count through the
+	// user index matches a full scan.
+	for _, user := range []string{"jdavis", "zstastna"} {
+		var byIndex, byScan int
+		db.QueryRow("SELECT count(*) FROM events INDEXED BY events_user_time WHERE user = ?", user).Scan(&byIndex)
+		db.QueryRow("SELECT count(*) FROM events NOT INDEXED WHERE user = ?", user).Scan(&byScan)
+		if byIndex != byScan || byScan == 0 {
+			t.Errorf("user %s: %d events through the index, %d in the table", user, byIndex, byScan)
+		}
+	}
+	if _, err := audit.Verify(ctx, s, audit.VerifyOptions{}); err != nil {
+		t.Fatalf("verify after the bulk import: %v", err)
 	}
 }
