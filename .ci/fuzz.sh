@@ -21,6 +21,7 @@ targets=(
 	"./internal/audit FuzzGlob"
 	"./internal/cmdutil FuzzFilterFlags"
 	"./internal/eventio FuzzDecode"
+	"./internal/eventio FuzzDecodeFast"
 	"./internal/server FuzzQuery"
 )
 
