@@ -45,6 +45,9 @@ func (s *Store) Append(ctx context.Context, events []audit.Event) (audit.AppendR
 	}
 	seqs, hashes, err := s.insert(ctx, db, events)
 	if err != nil {
+		if ctx.Err() != nil {
+			return res, ctx.Err() // see Import
+		}
 		return res, s.wrapErr("append to", err)
 	}
 	for i := range events {

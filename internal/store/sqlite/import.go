@@ -95,6 +95,11 @@ func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]
 		for i := range b.rows {
 			seq, _, err := w.add(&b.rows[i])
 			if err != nil {
+				if ctx.Err() != nil {
+					// database/sql rolled the transaction back as ctx
+					// ended, and the insert found its statement closed.
+					return audit.AppendResult{}, ctx.Err()
+				}
 				return audit.AppendResult{}, s.wrapErr("import into", err)
 			}
 			if seq != 0 {
@@ -116,6 +121,9 @@ func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]
 		return audit.AppendResult{}, err
 	}
 	if err := w.commit(ctx); err != nil {
+		if ctx.Err() != nil {
+			return audit.AppendResult{}, ctx.Err() // interrupted while building the indexes
+		}
 		return audit.AppendResult{}, s.wrapErr("import into", err)
 	}
 	return res, nil

@@ -210,3 +210,39 @@ func TestBulkImportRebuildsIndexes(t *testing.T) {
 		t.Fatalf("verify after the bulk import: %v", err)
 	}
 }
+
+// Cancelling a bulk import after it dropped the indexes (Ctrl-C) stores
+// nothing and leaves the indexes in place.
+func TestCancelledBulkImport(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "audit.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Append(context.Background(), storetest.Events(1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	want := indexes(t, s)
+	events := storetest.Events(deferIndexesMin+6*importBatch, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cancelling := func(yield func(audit.Event, error) bool) {
+		for i, e := range events {
+			if i == deferIndexesMin+4*importBatch {
+				cancel()
+			}
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+	if _, err := s.Import(ctx, cancelling); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled Import = %v, want context.Canceled", err)
+	}
+	if n := count(t, s); n != 1 {
+		t.Fatalf("after the cancelled import the store has %d events, want 1", n)
+	}
+	if got := indexes(t, s); !maps.Equal(got, want) {
+		t.Fatalf("after a cancelled bulk import the indexes are\n%v\nwant\n%v", got, want)
+	}
+}
