@@ -560,7 +560,7 @@ func BenchmarkVerify(b *testing.B) {
 }
 
 // BenchmarkChainCost compares what the chain costs an import with what
-// the import costs: Append of 10,000-event batches (as audit import does),
+// the import costs: Append of 10,000-event batches (as a large POST does),
 // and the chain's share, computing the same hashes as Append on their own.
 // The chain cannot be switched off in Append, so chain/(append-chain) is
 // its overhead: how much faster an import without it would be.
