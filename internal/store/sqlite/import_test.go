@@ -25,6 +25,18 @@ func stream(events []audit.Event, tail error) iter.Seq2[audit.Event, error] {
 	}
 }
 
+// openTemp opens a store in a new temporary directory, closed at the end
+// of the test.
+func openTemp(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "audit.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 func count(t *testing.T, s *Store) int {
 	t.Helper()
 	n := 0
@@ -41,11 +53,7 @@ func count(t *testing.T, s *Store) int {
 // failing stream at the very end leaves the store as it was.
 func TestImportAllOrNothing(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(filepath.Join(t.TempDir(), "audit.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTemp(t)
 	if _, err := s.Append(ctx, storetest.Events(10, 1)); err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +61,7 @@ func TestImportAllOrNothing(t *testing.T) {
 	events := storetest.Events(12000, 2)
 	bad := append([]audit.Event(nil), events...)
 	bad[11998].Type = "hack"
-	_, err = s.Import(ctx, stream(bad, nil))
+	_, err := s.Import(ctx, stream(bad, nil))
 	var rec *audit.RecordError
 	if !errors.As(err, &rec) || rec.Index != 11998 {
 		t.Fatalf("Import with a bad record = %v, want a RecordError at index 11998", err)
@@ -89,11 +97,7 @@ func TestImportAllOrNothing(t *testing.T) {
 // and a gap after the next write made verify report deleted events.
 func TestReimportLeavesNoSeqGap(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(filepath.Join(t.TempDir(), "audit.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTemp(t)
 	events := storetest.Events(5, 1)
 	if _, err := s.Append(ctx, events); err != nil {
 		t.Fatal(err)
@@ -160,11 +164,7 @@ func indexes(t *testing.T, s *Store) map[string]string {
 // connection with its usual settings.
 func TestBulkImportRebuildsIndexes(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(filepath.Join(t.TempDir(), "audit.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTemp(t)
 	if _, err := s.Append(ctx, storetest.Events(1, 1)); err != nil {
 		t.Fatal(err)
 	}
@@ -214,11 +214,7 @@ func TestBulkImportRebuildsIndexes(t *testing.T) {
 // Cancelling a bulk import after it dropped the indexes (Ctrl-C) stores
 // nothing and leaves the indexes in place.
 func TestCancelledBulkImport(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "audit.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTemp(t)
 	if _, err := s.Append(context.Background(), storetest.Events(1, 1)); err != nil {
 		t.Fatal(err)
 	}

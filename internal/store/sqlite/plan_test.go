@@ -15,16 +15,32 @@ import (
 
 // TestQueryPlans proves that the filters are served by an index: SQLite
 // reports a SEARCH through one, never a SCAN of the whole table.
+//
+// It runs on a store written by Append, and on one filled by a bulk import,
+// whose indexes are built at commit. (Both without the statistics SQLite
+// gathers when a writer closes: with them, on this small data set where
+// two users are a fifth of the events, it rightly prefers a scan for some
+// filters.)
 func TestQueryPlans(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(filepath.Join(t.TempDir(), "audit.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if _, err := s.Append(ctx, storetest.Events(2000, 1)); err != nil {
-		t.Fatal(err)
-	}
+	t.Run("appended", func(t *testing.T) {
+		s := openTemp(t)
+		if _, err := s.Append(ctx, storetest.Events(2000, 1)); err != nil {
+			t.Fatal(err)
+		}
+		checkPlans(t, s)
+	})
+	t.Run("bulk imported", func(t *testing.T) {
+		s := openTemp(t)
+		if _, err := s.Import(ctx, stream(storetest.Events(deferIndexesMin+5000, 1), nil)); err != nil {
+			t.Fatal(err)
+		}
+		checkPlans(t, s)
+	})
+}
+
+func checkPlans(t *testing.T, s *Store) {
+	ctx := context.Background()
 	since := storetest.Epoch.Add(time.Hour)
 	cases := map[string]audit.Filter{
 		"user type since":  {Users: []string{"jdavis"}, Types: []audit.Type{audit.TypeLogin}, Since: since},
