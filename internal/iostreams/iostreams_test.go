@@ -2,6 +2,7 @@ package iostreams
 
 import (
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -108,14 +109,27 @@ func TestSetColorModeInvalid(t *testing.T) {
 }
 
 // fakeClock is a settable clock for Progress.
-type fakeClock struct{ t time.Time }
+// fakeClock is safe for use by Wait's ticking goroutine.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
 
-func (c *fakeClock) now() time.Time          { return c.t }
-func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
 
 func startTestProgress(ios *IOStreams, clock *fakeClock) *Progress {
 	p := ios.StartProgress("Importing")
-	p.now, p.start, p.last = clock.now, clock.t, clock.t
+	p.now, p.start, p.last = clock.now, clock.now(), clock.now()
 	return p
 }
 
@@ -217,5 +231,33 @@ func TestSystem(t *testing.T) {
 	}
 	if ios.TerminalWidth() <= 0 {
 		t.Errorf("width %d", ios.TerminalWidth())
+	}
+}
+
+func TestProgressWait(t *testing.T) {
+	ios, _, _, errOut := Test()
+	ios.SetStderrTTY(true)
+	clock := &fakeClock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
+	p := startTestProgress(ios, clock)
+	clock.advance(time.Second)
+	p.Add(1_000_000)
+	p.Wait("writing to the store")
+	last := errOut.String()[strings.LastIndex(errOut.String(), "\r"):]
+	if want := "\rImporting: 1,000,000 rows, writing to the store, 1s"; last != want {
+		t.Errorf("after Wait: got %q, want %q", last, want)
+	}
+	// The clock runs on with no rows added.
+	clock.advance(4 * time.Second)
+	p.tick()
+	last = errOut.String()[strings.LastIndex(errOut.String(), "\r"):]
+	if want := "\rImporting: 1,000,000 rows, writing to the store, 5s"; last != want {
+		t.Errorf("a tick later: got %q, want %q", last, want)
+	}
+	p.Done()
+	errOut.Reset()
+	p.tick()
+	p.Wait("again")
+	if errOut.Len() != 0 {
+		t.Errorf("wrote after Done: %q", errOut)
 	}
 }

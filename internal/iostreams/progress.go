@@ -28,6 +28,8 @@ type Progress struct {
 	n       int64
 	drawn   int // display width of the line last drawn; 0 if none
 	stopped bool
+	note    string        // set by Wait
+	done    chan struct{} // closed by Done to stop Wait's clock
 }
 
 // StartProgress begins reporting the operation named by label (e.g.
@@ -59,6 +61,52 @@ func (p *Progress) Add(n int) {
 	}
 }
 
+// Wait is for the last stretch of an operation, once every row is read
+// and what remains counts none (a commit, building indexes): the line
+// says note instead of a rate, and its clock keeps running until Done.
+func (p *Progress) Wait(note string) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.w == nil || p.stopped || p.done != nil {
+		return
+	}
+	p.note = note
+	p.done = make(chan struct{})
+	p.redraw()
+	go func(done <-chan struct{}) {
+		t := time.NewTicker(progressInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				p.tick()
+			case <-done:
+				return
+			}
+		}
+	}(p.done)
+}
+
+// tick redraws the line for Wait's clock.
+func (p *Progress) tick() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.stopped {
+		p.redraw()
+	}
+}
+
+// redraw draws the line unless the operation is too young for a first one.
+func (p *Progress) redraw() {
+	if t := p.now(); t.Sub(p.start) >= progressInterval {
+		p.last = t
+		p.draw(t)
+	}
+}
+
 // Done ends the report and erases the line, leaving the cursor at the start
 // of it for the command's own summary. Further calls do nothing.
 func (p *Progress) Done() {
@@ -71,6 +119,9 @@ func (p *Progress) Done() {
 		return
 	}
 	p.stopped = true
+	if p.done != nil {
+		close(p.done)
+	}
 	if p.w != nil && p.drawn > 0 {
 		fmt.Fprint(p.w, "\r"+strings.Repeat(" ", p.drawn)+"\r")
 		p.drawn = 0
@@ -86,6 +137,9 @@ func (p *Progress) draw(t time.Time) {
 	}
 	line := fmt.Sprintf("%s: %s rows, %s/s, %s", p.label, groupDigits(p.n), groupDigits(rate),
 		elapsed.Truncate(time.Second))
+	if p.note != "" {
+		line = fmt.Sprintf("%s: %s rows, %s, %s", p.label, groupDigits(p.n), p.note, elapsed.Truncate(time.Second))
+	}
 	pad := ""
 	if len(line) < p.drawn {
 		pad = strings.Repeat(" ", p.drawn-len(line))

@@ -96,16 +96,22 @@ func importRun(cmd *cobra.Command, opts *ImportOptions) error {
 	return nil
 }
 
+// counted reports the events of a stream to p as they are read, and once
+// all are read, that the store is still writing them: a large import
+// spends its last seconds committing (and building indexes).
 func counted(events iter.Seq2[audit.Event, error], p *iostreams.Progress) iter.Seq2[audit.Event, error] {
 	return func(yield func(audit.Event, error) bool) {
 		for e, err := range events {
-			if err == nil {
-				p.Add(1)
+			if err != nil {
+				yield(e, err)
+				return
 			}
-			if !yield(e, err) {
+			p.Add(1)
+			if !yield(e, nil) {
 				return
 			}
 		}
+		p.Wait("writing to the store")
 	}
 }
 
