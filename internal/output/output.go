@@ -80,8 +80,9 @@ var errClosed = errors.New("output: printer is closed")
 //     the audit.Event (time in UTC) as data: {{.User}}, {{.ResourceType}};
 //     besides the builtins it may call time (RFC 3339 UTC: {{time .Time}}),
 //     json ({{json .}}), action (ActionText) and humanize
-//     (HumanizeResourceType). A newline is appended to a template that does
-//     not end in one.
+//     (HumanizeResourceType). An event's output that does not end in a
+//     newline gets one; an event for which the template prints nothing
+//     prints no line.
 //
 // The table and wide formats escape control characters in the data so it
 // cannot drive the terminal (see escapeDisplay); csv, json and jsonl keep

@@ -531,8 +531,12 @@ func TestTemplate(t *testing.T) {
 `
 	assertOutput(t, got, want)
 
-	// A template ending in a newline gets no second one.
+	// Output ending in a newline gets no second one, however the template
+	// writes it; an event the template prints nothing for has no line.
 	assertOutput(t, render(t, Options{Format: "template", Template: "{{.IP}}\n"}, events[:1]), "192.168.1.100\n")
+	assertOutput(t, render(t, Options{Format: "template", Template: `{{.IP}}{{"\n"}}`}, events[:1]), "192.168.1.100\n")
+	assertOutput(t, render(t, Options{Format: "template", Template: `{{with .IP}}{{.}}{{end}}`}, events),
+		"192.168.1.100\n10.0.0.55\n192.168.1.100\n203.45.67.89\n192.168.1.100\n")
 
 	// {{json .}} is the event as in the json format.
 	one := render(t, Options{Format: "template", Template: "{{json .}}"}, events[:1])

@@ -32,8 +32,10 @@ var templateFuncs = template.FuncMap{
 
 // templatePrinter executes a Go text/template per event. The data is the
 // audit.Event, its time in UTC, so fields are named as in Go: {{.User}},
-// {{.UserName}}, {{.ResourceType}}. A newline is appended to a template that
-// does not end with one, so each event ends its line.
+// {{.UserName}}, {{.ResourceType}}. What it prints for an event ends with a
+// newline, added when the template gives none, so each event ends its line;
+// an event for which it prints nothing prints no line (a template can
+// select).
 type templatePrinter struct {
 	out    *sink
 	tmpl   *template.Template
@@ -45,11 +47,7 @@ func newTemplatePrinter(out *sink, opts Options) (*templatePrinter, error) {
 	if opts.Template == "" {
 		return nil, fmt.Errorf("the template output format needs a template (--template)")
 	}
-	text := opts.Template
-	if !strings.HasSuffix(text, "\n") {
-		text += "\n"
-	}
-	tmpl, err := template.New("output").Funcs(templateFuncs).Parse(text)
+	tmpl, err := template.New("output").Funcs(templateFuncs).Parse(opts.Template)
 	if err != nil {
 		return nil, fmt.Errorf("invalid template: %w", err)
 	}
@@ -66,6 +64,12 @@ func (p *templatePrinter) Print(e *audit.Event) error {
 	// Executed into a buffer so that a failing event prints nothing of itself.
 	if err := p.tmpl.Execute(&p.buf, &ev); err != nil {
 		return fmt.Errorf("template: %w", err)
+	}
+	if p.buf.Len() == 0 {
+		return nil
+	}
+	if !bytes.HasSuffix(p.buf.Bytes(), []byte("\n")) {
+		p.buf.WriteByte('\n')
 	}
 	if _, err := p.out.Write(p.buf.Bytes()); err != nil {
 		return err
