@@ -371,30 +371,6 @@ func TestTimes(t *testing.T) {
 	}
 }
 
-func TestClose(t *testing.T) {
-	s, err := postgres.Open(freshSchema(t), testOptions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Append(context.Background(), storetest.Events(1, 1)); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatalf("second Close: %v", err)
-	}
-	if _, err := s.Append(context.Background(), storetest.Events(1, 2)); err == nil {
-		t.Fatal("Append after Close succeeded")
-	}
-	for _, err := range s.Query(context.Background(), audit.Filter{}) {
-		if err == nil {
-			t.Fatal("Query after Close yielded an event")
-		}
-	}
-}
-
 // verifyChain recomputes the hash chain of events (all of a store, in seq
 // order).
 func verifyChain(t *testing.T, events []audit.Event, key []byte) {

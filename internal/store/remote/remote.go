@@ -34,6 +34,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/audit-cli/audit/internal/audit"
@@ -72,7 +73,11 @@ type Store struct {
 	base   *url.URL // scheme, host and path prefix; no trailing slash
 	opts   Options
 	client *http.Client
+	closed atomic.Bool
 }
+
+// errClosed is what a closed store answers.
+var errClosed = errors.New("store is closed")
 
 var (
 	_ audit.Store    = (*Store)(nil)
@@ -128,8 +133,9 @@ func newClient() *http.Client {
 // Address returns the base URL of the server.
 func (s *Store) Address() string { return s.base.String() }
 
-// Close releases idle connections.
+// Close releases idle connections; the store then refuses every call.
 func (s *Store) Close() error {
+	s.closed.Store(true)
 	s.client.CloseIdleConnections()
 	return nil
 }
@@ -167,6 +173,9 @@ func eventPath(id string) string {
 // do sends a request and returns the response of a 2xx status; other
 // statuses become errors (see the package doc), with the body closed.
 func (s *Store) do(ctx context.Context, method, target string, body io.Reader, header http.Header) (*http.Response, error) {
+	if s.closed.Load() {
+		return nil, fmt.Errorf("remote store %s: %w", s.base.Redacted(), errClosed)
+	}
 	req, err := http.NewRequestWithContext(ctx, method, target, body)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", audit.ErrInvalid, s.base.Redacted(), err)

@@ -420,30 +420,6 @@ func cpuTime(t *testing.T) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func TestClose(t *testing.T) {
-	s, err := sqlite.Open(filepath.Join(t.TempDir(), "audit.db"), testOptions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Append(context.Background(), storetest.Events(1, 1)); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatalf("second Close: %v", err)
-	}
-	if _, err := s.Append(context.Background(), storetest.Events(1, 2)); err == nil {
-		t.Fatal("Append after Close succeeded")
-	}
-	for _, err := range s.Query(context.Background(), audit.Filter{}) {
-		if err == nil {
-			t.Fatal("Query after Close yielded an event")
-		}
-	}
-}
-
 // BenchmarkAppend appends batches of 10,000 new events to a growing store,
 // as an import of a log in time order does: each batch a week after the
 // one before, with ids that follow the time (as UUIDv7 ids do).

@@ -49,6 +49,28 @@ func Run(t *testing.T, open func(t *testing.T) audit.Store) {
 	t.Run("Follow", func(t *testing.T) { testFollow(t, o(t)) })
 	t.Run("FollowAfter", func(t *testing.T) { testFollowAfter(t, o(t)) })
 	t.Run("FollowEarlyBreak", func(t *testing.T) { testFollowBreak(t, o(t)) })
+	t.Run("Close", func(t *testing.T) { testClose(t, open(t)) })
+}
+
+// testClose closes s (twice: the second does nothing) and checks that it
+// then refuses to write or read.
+func testClose(t *testing.T, s audit.Store) {
+	ctx := context.Background()
+	appendOK(t, s, Events(1, 1))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := s.Append(ctx, Events(1, 2)); err == nil {
+		t.Fatal("Append after Close succeeded")
+	}
+	for _, err := range s.Query(ctx, audit.Filter{}) {
+		if err == nil {
+			t.Fatal("Query after Close yielded an event")
+		}
+	}
 }
 
 // timeout bounds every wait of the suite.
