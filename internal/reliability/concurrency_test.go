@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/audit-cli/audit/internal/testutil"
 )
 
 // TestConcurrentWritersOneSQLiteFile runs, on one SQLite file and at once,
@@ -40,7 +42,7 @@ func TestConcurrentWritersOneSQLiteFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	watchErr := &syncBuffer{}
+	watchErr := &testutil.SyncBuffer{}
 	watch.Stderr = watchErr
 	if err := watch.Start(); err != nil {
 		t.Fatal(err)

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/audit-cli/audit/internal/testutil"
 )
 
 // TestCrashImportSIGKILL kills `audit import` with SIGKILL at random points
@@ -259,7 +261,7 @@ func copyStore(t *testing.T, from, to string) string {
 type serveProc struct {
 	cmd    *exec.Cmd
 	url    string
-	stderr *syncBuffer
+	stderr *testutil.SyncBuffer
 	cancel context.CancelFunc
 }
 
@@ -272,7 +274,7 @@ func (h *harness) startServe(extra ...string) *serveProc {
 	args := append([]string{"serve", "--insecure-no-auth", "--listen", "127.0.0.1:0", "--url-file", urlFile}, extra...)
 	cmd := h.command(ctx, args...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGKILL) }
-	s := &serveProc{cmd: cmd, stderr: &syncBuffer{}, cancel: cancel}
+	s := &serveProc{cmd: cmd, stderr: &testutil.SyncBuffer{}, cancel: cancel}
 	cmd.Stderr = s.stderr
 	if err := cmd.Start(); err != nil {
 		cancel()

@@ -26,11 +26,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // to look into the store file as SQLite itself sees it
+
+	"github.com/audit-cli/audit/internal/testutil"
 )
 
 // fullScale reports whether AUDIT_RELIABILITY_FULL asks for the figures of
@@ -64,35 +65,10 @@ func newRand(t *testing.T) *rand.Rand {
 	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 }
 
-// buildAudit builds cmd/audit once per test process.
-var buildAudit = sync.OnceValues(func() (string, error) {
-	if bin := os.Getenv("AUDIT_TEST_BIN"); bin != "" {
-		return bin, nil
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		return "", fmt.Errorf("no go tool to build audit: %w", err)
-	}
-	dir, err := os.MkdirTemp("", "audit-reliability-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "audit")
-	out, err := exec.Command(goTool, "build", "-o", bin, "github.com/audit-cli/audit/cmd/audit").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
 // TestMain removes the binary built for the tests.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if os.Getenv("AUDIT_TEST_BIN") == "" {
-		if bin, err := buildAudit(); err == nil && strings.HasPrefix(filepath.Base(filepath.Dir(bin)), "audit-reliability-") {
-			os.RemoveAll(filepath.Dir(bin))
-		}
-	}
+	testutil.RemoveAuditBinary()
 	os.Exit(code)
 }
 
@@ -113,7 +89,7 @@ func newHarness(t *testing.T) *harness {
 	if testing.Short() {
 		t.Skip("reliability tests run the audit binary: skipped in -short mode")
 	}
-	bin, err := buildAudit()
+	bin, err := testutil.AuditBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,24 +321,6 @@ func checkNoLock(t *testing.T, who, stderr string) {
 			return
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a writing process and a reading test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // seedFile is the absolute path of testdata/seed.jsonl, the six example

@@ -15,7 +15,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,6 +23,7 @@ import (
 	"github.com/audit-cli/audit/internal/server"
 	"github.com/audit-cli/audit/internal/store/sqlite"
 	"github.com/audit-cli/audit/internal/store/storetest"
+	"github.com/audit-cli/audit/internal/testutil"
 )
 
 // env is a server on 127.0.0.1 over a fresh SQLite store, with a token of
@@ -33,28 +33,11 @@ type env struct {
 	store  *sqlite.Store
 	srv    *server.Server
 	base   string
-	log    *syncBuffer
+	log    *testutil.SyncBuffer
 	cancel context.CancelFunc
 	done   chan error
 
 	admin, write, read string
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 func newEnv(t *testing.T, opts ...func(*server.Options)) *env {
@@ -63,7 +46,7 @@ func newEnv(t *testing.T, opts ...func(*server.Options)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, store: st, log: &syncBuffer{}}
+	e := &env{t: t, store: st, log: &testutil.SyncBuffer{}}
 	e.admin = e.token("admin", audit.RoleAdmin, time.Time{})
 	e.write = e.token("writer", audit.RoleWrite, time.Time{})
 	e.read = e.token("reader", audit.RoleRead, time.Time{})

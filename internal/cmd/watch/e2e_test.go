@@ -10,36 +10,23 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/audit-cli/audit/internal/testutil"
 )
 
 // These tests run the real binary, built from this tree, as separate
 // processes: one watching, others recording into the same SQLite file.
 // AUDIT_TEST_BIN names a prebuilt binary instead.
 
-// buildAudit builds cmd/audit once per test binary run.
-var buildAudit = sync.OnceValues(func() (string, error) {
-	if bin := os.Getenv("AUDIT_TEST_BIN"); bin != "" {
-		return bin, nil
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		return "", fmt.Errorf("no go tool to build audit: %w", err)
-	}
-	dir, err := os.MkdirTemp("", "audit-e2e-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "audit")
-	out, err := exec.Command(goTool, "build", "-o", bin, "github.com/audit-cli/audit/cmd/audit").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
+// TestMain removes the binary built for the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testutil.RemoveAuditBinary()
+	os.Exit(code)
+}
 
 type env struct {
 	t     *testing.T
@@ -53,7 +40,7 @@ func newEnv(t *testing.T) *env {
 	if testing.Short() {
 		t.Skip("end-to-end test of the audit binary skipped in -short mode")
 	}
-	bin, err := buildAudit()
+	bin, err := testutil.AuditBinary()
 	if err != nil {
 		t.Fatal(err)
 	}

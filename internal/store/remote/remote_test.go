@@ -1,7 +1,6 @@
 package remote_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/audit-cli/audit/internal/store/remote"
 	"github.com/audit-cli/audit/internal/store/sqlite"
 	"github.com/audit-cli/audit/internal/store/storetest"
+	"github.com/audit-cli/audit/internal/testutil"
 )
 
 // testServer is an `audit serve` on 127.0.0.1 over a SQLite store of its
@@ -31,30 +30,12 @@ type testServer struct {
 	key   []byte // its chain key
 	token string
 	opts  server.Options
-	log   *syncBuffer
+	log   *testutil.SyncBuffer
 
 	addr   string
 	cancel context.CancelFunc
 	done   chan error
 	srv    *server.Server
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // startServer starts a server; opts may adjust its Options.
@@ -73,7 +54,7 @@ func startKeyedServer(t *testing.T, key []byte, opts ...func(*server.Options)) *
 		t.Fatal(err)
 	}
 	token := createToken(t, st, "test-admin", audit.RoleAdmin, time.Time{})
-	ts := &testServer{t: t, store: st, path: path, key: key, token: token, log: &syncBuffer{}}
+	ts := &testServer{t: t, store: st, path: path, key: key, token: token, log: &testutil.SyncBuffer{}}
 	ts.opts = server.Options{Store: st, Tokens: st, ChainKey: key, KeepAlive: 200 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(ts.log, nil))}
 	for _, o := range opts {
