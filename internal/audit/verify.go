@@ -342,7 +342,7 @@ func verify(ctx context.Context, st Store, cs ChainStore, opts VerifyOptions) (V
 			if expect.Hash != res.StartPoint.Hash {
 				return res, cp, &IntegrityError{Seq: expect.Seq, Problem: ProblemRewritten,
 					Detail: fmt.Sprintf("the %s hash %s differs from the expected %s — the history up to it was rewritten",
-						res.Start, abbrev(res.StartPoint.Hash), abbrev(expect.Hash))}
+						res.Start, ShortHash(res.StartPoint.Hash), ShortHash(expect.Hash))}
 			}
 			res.Expected, expect = true, nil
 		}
@@ -566,8 +566,8 @@ func orNone(s string) string {
 	return s
 }
 
-// abbrev shortens a hash for messages: its first 12 hex digits and "…".
-func abbrev(h string) string {
+// ShortHash shortens a hash for messages: its first 12 hex digits and "…".
+func ShortHash(h string) string {
 	if len(h) > 12 {
 		return h[:12] + "…"
 	}
@@ -711,7 +711,7 @@ func (v *ChainVerifier) Add(e *Event) error {
 	}
 	stored, ok := decodeHash(e.Hash)
 	if !ok {
-		v.err = integrityAt(e, ProblemChanged, "the stored hash %q is not 64 hex digits — the hash was changed", abbrev(e.Hash))
+		v.err = integrityAt(e, ProblemChanged, "the stored hash %q is not 64 hex digits — the hash was changed", ShortHash(e.Hash))
 		return v.err
 	}
 	if e.Seq <= v.prevSeq {
@@ -739,7 +739,7 @@ func (v *ChainVerifier) Add(e *Event) error {
 	if v.expect != nil && v.expect.Seq == e.Seq {
 		if stored != v.expectHash {
 			v.err = integrityAt(e, ProblemRewritten, "hash %s differs from the expected head %s — the history up to it was rewritten",
-				abbrev(e.Hash), abbrev(v.expect.Hash))
+				ShortHash(e.Hash), ShortHash(v.expect.Hash))
 			return v.err
 		}
 		v.expect = nil

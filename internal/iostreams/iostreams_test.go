@@ -209,15 +209,6 @@ func TestProgressNil(t *testing.T) {
 	p.Done()
 }
 
-func TestGroupDigits(t *testing.T) {
-	for n, want := range map[int64]string{0: "0", 7: "7", 999: "999", 1000: "1,000", 123456: "123,456",
-		1234567: "1,234,567", -1234: "-1,234"} {
-		if got := groupDigits(n); got != want {
-			t.Errorf("groupDigits(%d) = %q, want %q", n, got, want)
-		}
-	}
-}
-
 func TestSystem(t *testing.T) {
 	saved := color.NoColor
 	t.Cleanup(func() { color.NoColor = saved })

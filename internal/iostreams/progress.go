@@ -3,10 +3,11 @@ package iostreams
 import (
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/audit-cli/audit/internal/output"
 )
 
 // progressInterval is the least time between two redraws of a progress line.
@@ -135,10 +136,10 @@ func (p *Progress) draw(t time.Time) {
 	if secs := elapsed.Seconds(); secs > 0 {
 		rate = int64(float64(p.n) / secs)
 	}
-	line := fmt.Sprintf("%s: %s rows, %s/s, %s", p.label, groupDigits(p.n), groupDigits(rate),
+	line := fmt.Sprintf("%s: %s rows, %s/s, %s", p.label, output.GroupDigits(p.n), output.GroupDigits(rate),
 		elapsed.Truncate(time.Second))
 	if p.note != "" {
-		line = fmt.Sprintf("%s: %s rows, %s, %s", p.label, groupDigits(p.n), p.note, elapsed.Truncate(time.Second))
+		line = fmt.Sprintf("%s: %s rows, %s, %s", p.label, output.GroupDigits(p.n), p.note, elapsed.Truncate(time.Second))
 	}
 	pad := ""
 	if len(line) < p.drawn {
@@ -146,22 +147,4 @@ func (p *Progress) draw(t time.Time) {
 	}
 	fmt.Fprint(p.w, "\r"+line+pad)
 	p.drawn = len(line)
-}
-
-// groupDigits writes n with thousands separators: 1234567 → "1,234,567".
-func groupDigits(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	if neg {
-		b.WriteByte('-')
-	}
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }

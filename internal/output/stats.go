@@ -234,14 +234,14 @@ func writeReviewTTY(out *sink, r *Review, opts Options) error {
 		head = r.Title + ": " + head
 	}
 	lines := []string{paint(st.header, truncateWidth(escapeDisplay(head, false), width))}
-	summary := []string{plural(r.Total, "event", "events")}
+	summary := []string{Count(r.Total, "event", "events")}
 	if r.Total > 0 {
-		failed := groupThousands(r.Failed) + " failed"
+		failed := GroupDigits(r.Failed) + " failed"
 		if r.Failed > 0 {
 			failed = paint(st.failed, failed)
 		}
 		summary[0] += ", " + failed + ","
-		summary = append(summary, "by "+plural(r.Users.Groups, "user", "users"))
+		summary = append(summary, "by "+Count(r.Users.Groups, "user", "users"))
 	}
 	// One line, or two where the terminal is too narrow for it.
 	if line := strings.Join(summary, " "); visibleWidth(line) <= width {
@@ -364,7 +364,7 @@ func listPanel(title, numbers string, l ReviewList, st styles, label func(audit.
 		failed += row.Failed
 	}
 	if more := l.Groups - int64(len(l.Rows)); more > 0 {
-		p.rows = append(p.rows, panelRow{label: cell{text: groupThousands(more) + " more", style: st.ip},
+		p.rows = append(p.rows, panelRow{label: cell{text: GroupDigits(more) + " more", style: st.ip},
 			events: l.Total - events, failed: l.Failed - failed})
 	}
 	return p
@@ -388,8 +388,8 @@ func (p panel) numbersWidth() int {
 func (p panel) columnWidths() (ew, fw int) {
 	ew, fw = runewidth.StringWidth(p.numbers), len("FAILED")
 	for _, r := range p.rows {
-		ew = max(ew, len(groupThousands(r.events)))
-		fw = max(fw, len(groupThousands(r.failed)))
+		ew = max(ew, len(GroupDigits(r.events)))
+		fw = max(fw, len(GroupDigits(r.failed)))
 	}
 	return ew, fw
 }
@@ -419,7 +419,7 @@ func (p panel) render(width int, st styles) []string {
 		if r.failed > 0 {
 			fs = st.failed
 		}
-		lines = append(lines, line(r.label, groupThousands(r.events), groupThousands(r.failed), fs))
+		lines = append(lines, line(r.label, GroupDigits(r.events), GroupDigits(r.failed), fs))
 	}
 	return lines
 }
@@ -441,12 +441,12 @@ func activityLines(a *Activity, width int, opts Options, st styles) []string {
 	var maxN int64
 	for i, b := range a.Buckets {
 		lw = max(lw, runewidth.StringWidth(labels[i]))
-		cw = max(cw, len(groupThousands(b.Events)))
+		cw = max(cw, len(GroupDigits(b.Events)))
 		maxN = max(maxN, b.Events)
 	}
 	bw := max(width-lw-cw-4, 8)
 	for i, b := range a.Buckets {
-		line := padRight(labels[i], lw) + "  " + padLeft(groupThousands(b.Events), cw)
+		line := padRight(labels[i], lw) + "  " + padLeft(GroupDigits(b.Events), cw)
 		if bs := bar(b.Events, maxN, bw, b.ByType, st); bs != "" {
 			line += "  " + bs
 		}
@@ -601,11 +601,11 @@ func statsTableTTY(by []audit.Dimension, rows []audit.StatsRow, opts Options) []
 			}
 			row = append(row, c)
 		}
-		failed := cell{text: groupThousands(r.Failed)}
+		failed := cell{text: GroupDigits(r.Failed)}
 		if r.Failed > 0 {
 			failed.style = st.failed
 		}
-		row = append(row, cell{text: groupThousands(r.Events)}, failed)
+		row = append(row, cell{text: GroupDigits(r.Events)}, failed)
 		g.rows = append(g.rows, row)
 		maxN = max(maxN, r.Events)
 	}
@@ -772,7 +772,7 @@ func burstsTTY(bursts []audit.Burst, opts Options) []string {
 			}
 			row := []cell{
 				{text: escapeDisplay(b.Key, false)},
-				{text: groupThousands(int64(b.Count)), style: st.failed},
+				{text: GroupDigits(int64(b.Count)), style: st.failed},
 				{text: first},
 				{text: last},
 			}
@@ -1104,32 +1104,6 @@ func zoneName(since, until time.Time, loc *time.Location) string {
 		}
 	}
 	return a
-}
-
-func plural(n int64, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return groupThousands(n) + " " + many
-}
-
-// groupThousands writes n with commas between groups of three digits, as
-// people read counts: 1,234,567.
-func groupThousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
 }
 
 func padLeft(s string, w int) string {

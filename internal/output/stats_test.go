@@ -407,7 +407,7 @@ func TestRangeText(t *testing.T) {
 			t.Errorf("RangeText(%s, %s) = %q, want %q", c.since, c.until, got, c.want)
 		}
 	}
-	if got := groupThousands(1234567); got != "1,234,567" {
-		t.Errorf("groupThousands = %q", got)
+	if got := GroupDigits(1234567); got != "1,234,567" {
+		t.Errorf("GroupDigits = %q", got)
 	}
 }

@@ -358,7 +358,7 @@ func exportRun(ctx context.Context, opts *ExportOptions) error {
 		if s.rows > 0 {
 			rng = fmt.Sprintf(" (seq %d–%d)", s.minSeq, s.maxSeq)
 		}
-		fmt.Fprintf(opts.IO.ErrOut, "exported %d %s%s to %s\n", s.rows, plural(s.rows, "event", "events"), rng, dest)
+		fmt.Fprintf(opts.IO.ErrOut, "exported %s%s to %s\n", output.Count(s.rows, "event", "events"), rng, dest)
 	}
 	return nil
 }
@@ -467,13 +467,6 @@ func checkDir(path string) error {
 		return fmt.Errorf("cannot write %s: %s is not a directory", path, dir)
 	}
 	return nil
-}
-
-func plural(n int64, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 func unwrapPath(err error) error {

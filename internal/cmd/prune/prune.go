@@ -236,7 +236,7 @@ func pruneRun(ctx context.Context, opts *PruneOptions) error {
 		}
 		return fmt.Errorf("nothing pruned: %w", err)
 	}
-	fmt.Fprintf(opts.IO.Out, "pruned %s; checkpoint seq %d, hash %s\n", p.describe(), cp.Seq, abbrev(cp.Hash))
+	fmt.Fprintf(opts.IO.Out, "pruned %s; checkpoint seq %d, hash %s\n", p.describe(), cp.Seq, audit.ShortHash(cp.Hash))
 	return nil
 }
 
@@ -286,7 +286,7 @@ type nothingError struct{ why string }
 func (e *nothingError) Error() string { return "nothing to prune: " + e.why }
 
 func (p *plan) describe() string {
-	s := fmt.Sprintf("%s %s (seq %d–%d, before %s)", groupDigits(p.events), plural(p.events, "event", "events"),
+	s := fmt.Sprintf("%s (seq %d–%d, before %s)", output.Count(p.events, "event", "events"),
 		p.first.Seq, p.last.Seq, audit.FormatTime(p.cutoff))
 	if p.archive != "" {
 		s += " into " + p.archive
@@ -428,30 +428,4 @@ func first(ctx context.Context, st audit.Store, f audit.Filter) (audit.Event, bo
 		return e, err == nil, err
 	}
 	return audit.Event{}, false, nil
-}
-
-func abbrev(h string) string {
-	if len(h) > 12 {
-		return h[:12] + "…"
-	}
-	return h
-}
-
-func plural(n int64, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
-
-func groupDigits(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/audit-cli/audit/internal/audit"
 	"github.com/audit-cli/audit/internal/cmdutil"
 	"github.com/audit-cli/audit/internal/iostreams"
+	"github.com/audit-cli/audit/internal/output"
 	"github.com/audit-cli/audit/internal/timeexpr"
 )
 
@@ -191,8 +191,8 @@ func Summary(res audit.VerifyResult) string {
 			b.WriteString(" (the log is empty)")
 		}
 	default:
-		fmt.Fprintf(&b, "OK: %s %s, seq %d–%d, head %s", groupDigits(res.Events), plural(res.Events, "event", "events"),
-			res.First.Seq, res.Last.Seq, abbrev(res.Last.Hash))
+		fmt.Fprintf(&b, "OK: %s, seq %d–%d, head %s", output.Count(res.Events, "event", "events"),
+			res.First.Seq, res.Last.Seq, audit.ShortHash(res.Last.Hash))
 	}
 	switch res.Start {
 	case audit.StartCheckpoint:
@@ -232,31 +232,4 @@ func printHead(ctx context.Context, opts *VerifyOptions, st audit.Store) error {
 		fmt.Fprintf(opts.IO.ErrOut, "Publish this where an intruder cannot change it; later\n  audit verify --expect-head %s\nproves the history up to it unchanged.\n", p)
 	}
 	return nil
-}
-
-func abbrev(h string) string {
-	if len(h) > 12 {
-		return h[:12] + "…"
-	}
-	return h
-}
-
-func plural(n int64, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
-
-// groupDigits writes n with thousands separators: 1204331 → "1,204,331".
-func groupDigits(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }
