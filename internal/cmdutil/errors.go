@@ -6,6 +6,7 @@ package cmdutil
 import (
 	"errors"
 	"fmt"
+	"os"
 )
 
 // FlagError is a usage error: a bad flag, argument or value. It exits 2.
@@ -33,3 +34,18 @@ func (e *ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code
 // ErrCancel means the user interrupted the work before it finished; it exits
 // 130.
 var ErrCancel = errors.New("interrupted")
+
+// UnwrapPath drops the operation and path that an *os.PathError or
+// *os.LinkError repeats, for messages that name the file themselves:
+// "cannot read x.jsonl: no such file or directory".
+func UnwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
+}

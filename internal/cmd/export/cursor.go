@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/audit-cli/audit/internal/atomicfile"
+	"github.com/audit-cli/audit/internal/cmdutil"
 )
 
 // maxCursorFile bounds what readCursor reads: a seq is at most 20 digits.
@@ -24,7 +25,7 @@ func readCursor(path string) (int64, error) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("cannot read cursor file %s: %w", path, unwrapPath(err))
+		return 0, fmt.Errorf("cannot read cursor file %s: %w", path, cmdutil.UnwrapPath(err))
 	}
 	s := strings.TrimSpace(string(b))
 	if s == "" {
@@ -44,7 +45,7 @@ func readCursor(path string) (int64, error) {
 // ready to be committed once the export is in place.
 func writeCursor(p *atomicfile.File, seq int64) error {
 	if _, err := fmt.Fprintf(p, "%d\n", seq); err != nil {
-		return fmt.Errorf("writing cursor file %s: %w", p.Path(), unwrapPath(err))
+		return fmt.Errorf("writing cursor file %s: %w", p.Path(), cmdutil.UnwrapPath(err))
 	}
 	if err := p.Finish(); err != nil {
 		return fmt.Errorf("writing cursor file %s: %w", p.Path(), err)

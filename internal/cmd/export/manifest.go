@@ -8,6 +8,7 @@ import (
 
 	"github.com/audit-cli/audit/internal/atomicfile"
 	"github.com/audit-cli/audit/internal/audit"
+	"github.com/audit-cli/audit/internal/cmdutil"
 	"github.com/audit-cli/audit/internal/timeexpr"
 )
 
@@ -152,7 +153,7 @@ func writeManifest(exportPath string, m *Manifest) (*atomicfile.File, error) {
 	}
 	if _, err := p.Write(buf.Bytes()); err != nil {
 		p.Abort()
-		return nil, fmt.Errorf("writing %s: %w", path, unwrapPath(err))
+		return nil, fmt.Errorf("writing %s: %w", path, cmdutil.UnwrapPath(err))
 	}
 	if err := p.Finish(); err != nil {
 		p.Abort()

@@ -72,7 +72,7 @@ func importRun(cmd *cobra.Command, opts *ImportOptions) error {
 	if opts.File != "-" {
 		f, err := os.Open(opts.File)
 		if err != nil {
-			return cmdutil.FlagErrorf("cannot read %s: %v", opts.File, unwrapPath(err))
+			return cmdutil.FlagErrorf("cannot read %s: %v", opts.File, cmdutil.UnwrapPath(err))
 		}
 		defer f.Close()
 		r, name = f, opts.File
@@ -113,11 +113,4 @@ func counted(events iter.Seq2[audit.Event, error], p *iostreams.Progress) iter.S
 		}
 		p.Wait("writing to the store")
 	}
-}
-
-func unwrapPath(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
-		return pe.Err
-	}
-	return err
 }
