@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -30,6 +31,7 @@ import (
 	"github.com/audit-cli/audit/internal/cmdutil"
 	"github.com/audit-cli/audit/internal/config"
 	"github.com/audit-cli/audit/internal/iostreams"
+	"github.com/audit-cli/audit/internal/output"
 )
 
 // Main runs the command line with os.Args and returns the exit code. It is
@@ -48,7 +50,10 @@ func Main() int {
 	return Report(ios, err)
 }
 
-// Report prints err on stderr, one line, and returns its exit code.
+// Report prints err on stderr and returns its exit code. A message may
+// quote what a user or a producer gave, so control characters in it are
+// shown escaped (output.Sanitize): it cannot drive the terminal. The lines
+// of the rare message written on several are kept.
 func Report(ios *iostreams.IOStreams, err error) int {
 	if err == nil {
 		return ExitOK
@@ -56,7 +61,11 @@ func Report(ios *iostreams.IOStreams, err error) int {
 	code := ExitCode(err)
 	var exitErr *cmdutil.ExitError
 	if !errors.As(err, &exitErr) {
-		fmt.Fprintf(ios.ErrOut, "audit: %v\n", err)
+		lines := strings.Split(err.Error(), "\n")
+		for i := range lines {
+			lines[i] = output.Sanitize(lines[i])
+		}
+		fmt.Fprintf(ios.ErrOut, "audit: %s\n", strings.Join(lines, "\n"))
 	}
 	return code
 }

@@ -112,7 +112,7 @@ func (ff *FilterFlags) Filter(now time.Time, loc *time.Location) (audit.Filter, 
 		f.Until = t
 	}
 	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
-		return f, nil, FlagErrorf("--since %s is not before --until %s", ff.Since, ff.Until)
+		return f, nil, FlagErrorf("--since %q is not before --until %q", ff.Since, ff.Until)
 	}
 	f.Search = ff.Search
 	if ff.After < 0 {
