@@ -252,13 +252,25 @@ func (s *Store) setPageSize(ctx context.Context) error {
 
 // createFile creates path (mode 0600) and its missing parent directories
 // (mode 0700) unless it exists: audit logs are nobody else's business.
+// SQLite creates its -wal and -shm files with the mode of this one.
+//
+// An existing file is never opened here. Closing any descriptor of the
+// database file releases every POSIX lock this process holds on it,
+// including those of open SQLite connections (the SQLite page "How To
+// Corrupt An SQLite Database File", §2.2); another client then believes it
+// is the last one, checkpoints and deletes the live WAL, and commits made
+// after that are lost. O_EXCL creates a new inode or fails: it never
+// touches the one the connections hold.
 func createFile(path string) error {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fmt.Errorf("%w: create the directory of the audit store: %v", audit.ErrUnavailable, err)
 		}
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("%w: create the audit store: %v", audit.ErrUnavailable, err)
 	}
