@@ -10,7 +10,7 @@ LDFLAGS   := -s -w -X github.com/audit-cli/audit/internal/build.Version=$(VERSIO
              -X github.com/audit-cli/audit/internal/build.Commit=$(COMMIT) \
              -X github.com/audit-cli/audit/internal/build.Date=$(DATE)
 
-.PHONY: help build demo test test-short vet fmt docs release-check bench clean
+.PHONY: help build demo test test-short stress vet fmt docs release-check bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -48,6 +48,19 @@ test: ## run every test (PostgreSQL tests run when its server binaries are insta
 	fi; \
 	echo '$(GO) test -count=1 ./...'; \
 	$(GO) test -count=1 ./...
+
+STRESS_RUNS ?= 20
+stress: ## run the whole suite STRESS_RUNS times (20) in a row; stops at the first failure
+	@set -e; \
+	if [ -z "$$AUDIT_TEST_POSTGRES" ] && .ci/postgres.sh available; then \
+		trap '.ci/postgres.sh stop' EXIT INT TERM; \
+		eval "$$(.ci/postgres.sh start)"; \
+	fi; \
+	for i in $$(seq 1 $(STRESS_RUNS)); do \
+		echo "== stress run $$i of $(STRESS_RUNS)"; \
+		$(GO) test -count=1 ./... >/tmp/audit-stress.log 2>&1 || { cat /tmp/audit-stress.log; echo "stress: run $$i of $(STRESS_RUNS) FAILED"; exit 1; }; \
+	done; \
+	echo "stress: $(STRESS_RUNS) of $(STRESS_RUNS) runs passed"
 
 test-short: ## unit tests only, no end-to-end scripts
 	$(GO) test -short ./...

@@ -220,7 +220,7 @@ func (s *Store) openWriterLocked(ctx context.Context) (*sql.DB, error) {
 	}
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
-	if err := migrate(ctx, db, s.path); err != nil {
+	if err := retryBusy(ctx, func() error { return migrate(ctx, db, s.path) }); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -246,8 +246,40 @@ func (s *Store) setPageSize(ctx context.Context) error {
 		return err
 	}
 	defer db.Close()
-	_, err = db.ExecContext(ctx, fmt.Sprintf("PRAGMA page_size = %d; PRAGMA journal_mode = WAL", pageSize))
-	return err
+	db.SetMaxOpenConns(1)
+	return retryBusy(ctx, func() error {
+		_, err := db.ExecContext(ctx, fmt.Sprintf("PRAGMA page_size = %d; PRAGMA journal_mode = WAL", pageSize))
+		return err
+	})
+}
+
+// retryBusy runs f again while it fails with SQLITE_BUSY or SQLITE_LOCKED,
+// for up to busyTimeout. SQLite's busy handler covers most waits, but not
+// all: switching a new file to WAL, which every first writer of a new
+// store tries at once, fails at once with SQLITE_BUSY when another process
+// does the same.
+func retryBusy(ctx context.Context, f func() error) error {
+	deadline := time.Now().Add(busyTimeout)
+	wait := time.Millisecond
+	for {
+		err := f()
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 50*time.Millisecond)
+	}
+}
+
+// isBusy reports whether err is SQLite's "database is locked" or "database
+// table is locked".
+func isBusy(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked)
 }
 
 // createFile creates path (mode 0600) and its missing parent directories
