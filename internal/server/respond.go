@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/audit-cli/audit/internal/audit"
@@ -43,12 +44,19 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, errorBody{Error: msg})
 }
 
+// retryAfterSeconds is the Retry-After of a 503: the store was busy or
+// unreachable, and the same request may succeed in a moment.
+const retryAfterSeconds = 1
+
 // storeError answers a failure of the store: bad input is the client's
 // (400, with the store's message), a missing event 404, a hash chain that
 // does not verify 409; anything else is logged in full and answered with a
 // generic message, so that no path, SQL or stack reaches the client.
 func (s *Server) storeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, body := s.errorBody(r, err)
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+	}
 	writeJSON(w, status, body)
 }
 
@@ -78,6 +86,9 @@ func (s *Server) classify(r *http.Request, err error) (int, string) {
 		return http.StatusNotFound, err.Error()
 	case errors.Is(err, audit.ErrIntegrity):
 		return http.StatusConflict, err.Error()
+	case errors.Is(err, audit.ErrBusy):
+		s.log.Warn("store busy", "method", r.Method, "path", r.URL.Path, "err", err)
+		return http.StatusServiceUnavailable, "the store is busy with another writer: try again"
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The client went away; nobody reads the answer.
 		return 499, "request canceled"

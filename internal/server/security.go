@@ -2,13 +2,16 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/audit-cli/audit/internal/audit"
+	"github.com/audit-cli/audit/internal/retry"
 )
 
 // maxTrackedAddrs bounds the client addresses the failure rate limit
@@ -35,6 +38,8 @@ type securityLog struct {
 	ch     chan audit.Event
 	stop   chan struct{}
 	wg     sync.WaitGroup
+
+	dropped atomic.Int64 // events that could not be recorded
 }
 
 // addrFailures is the rate-limit state of one client address.
@@ -122,7 +127,7 @@ func (l *securityLog) enqueue(e audit.Event) {
 	select {
 	case l.ch <- e:
 	default:
-		l.log.Warn("security event dropped: the writer is behind", "action", e.Action, "ip", e.IP)
+		l.drop(1, errors.New("the writer is behind: its queue is full"))
 	}
 }
 
@@ -189,13 +194,36 @@ func (l *securityLog) write() {
 				break more
 			}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if _, err := l.store.Append(ctx, batch); err != nil {
-			l.log.Error("could not record security events", "events", len(batch), "err", err)
-		}
+		// A store busy with a long import, or briefly unreachable, is waited
+		// for: these events are the trace of someone guessing tokens.
+		ctx, cancel := context.WithTimeout(context.Background(), securityWriteFor+time.Minute)
+		err := retry.Do(ctx, retry.Policy{For: securityWriteFor, First: 100 * time.Millisecond, Max: 5 * time.Second,
+			Retryable: func(err error) bool { return errors.Is(err, audit.ErrUnavailable) },
+			OnRetry: func(err error, wait time.Duration) {
+				l.log.Warn("security events not recorded yet; retrying", "events", len(batch), "wait", wait, "err", err)
+			}}, func() error {
+			_, err := l.store.Append(ctx, batch)
+			return err
+		})
 		cancel()
+		if err != nil {
+			l.drop(len(batch), err)
+		}
 	}
 }
+
+// securityWriteFor is how long the writer keeps trying to store a batch of
+// security events before it counts them as dropped.
+const securityWriteFor = 2 * time.Minute
+
+// drop counts n security events that could not be recorded and logs it.
+func (l *securityLog) drop(n int, err error) {
+	total := l.dropped.Add(int64(n))
+	l.log.Error("security events dropped", "events", n, "dropped_total", total, "err", err)
+}
+
+// Dropped is how many security events could not be recorded so far.
+func (l *securityLog) Dropped() int64 { return l.dropped.Load() }
 
 // close writes the pending summaries and events and stops.
 func (l *securityLog) close() {

@@ -11,6 +11,7 @@ import (
 	"github.com/audit-cli/audit/internal/audit"
 	"github.com/audit-cli/audit/internal/cmdutil"
 	"github.com/audit-cli/audit/internal/iostreams"
+	"github.com/audit-cli/audit/internal/retry"
 	"github.com/audit-cli/audit/internal/timeexpr"
 )
 
@@ -88,6 +89,9 @@ The store file is created on first write.`,
 	return cmd
 }
 
+// busyWait is how long record waits for a store that another writer holds.
+const busyWait = 2 * time.Minute
+
 func recordRun(cmd *cobra.Command, opts *RecordOptions) error {
 	e := opts.Event
 	now := opts.Now()
@@ -114,7 +118,22 @@ func recordRun(cmd *cobra.Command, opts *RecordOptions) error {
 		return err
 	}
 	batch := []audit.Event{e}
-	res, err := st.Append(cmd.Context(), batch)
+	// Another writer (a long import) may hold the store for a while: wait
+	// for it rather than fail. The id makes a retry store the event once.
+	var res audit.AppendResult
+	told := false
+	err = retry.Do(cmd.Context(), retry.Policy{For: busyWait, First: 100 * time.Millisecond,
+		Retryable: func(err error) bool { return errors.Is(err, audit.ErrBusy) },
+		OnRetry: func(error, time.Duration) {
+			if !told && opts.IO.IsStderrTTY() {
+				fmt.Fprintln(opts.IO.ErrOut, "The store is busy with another writer; waiting…")
+				told = true
+			}
+		}}, func() error {
+		var err error
+		res, err = st.Append(cmd.Context(), batch)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("recording event: %w", err)
 	}

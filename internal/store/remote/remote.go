@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/audit-cli/audit/internal/audit"
+	"github.com/audit-cli/audit/internal/retry"
 )
 
 // Defaults of Options.
@@ -46,6 +47,7 @@ const (
 	DefaultBatchBytes       = 8 << 20
 	DefaultReconnectTimeout = 15 * time.Second
 	DefaultIdleTimeout      = 45 * time.Second
+	DefaultRetryFor         = 2 * time.Minute
 )
 
 // Options configures a Store.
@@ -65,6 +67,12 @@ type Options struct {
 	// server's keep-alive comment) before it takes the connection for
 	// dead and reconnects.
 	IdleTimeout time.Duration
+	// RetryFor is how long a POST of events is tried again while the
+	// server answers 502, 503 or 504 (its store busy with another writer,
+	// or a proxy in front of it restarting). Events are idempotent by id,
+	// so a retry never stores one twice. 0 means DefaultRetryFor; a
+	// negative value turns retries off.
+	RetryFor time.Duration
 }
 
 // Store is an audit.Store backed by a remote `audit serve`. It is safe for
@@ -111,6 +119,9 @@ func Open(address string, opts Options) (*Store, error) {
 	}
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = DefaultIdleTimeout
+	}
+	if opts.RetryFor == 0 {
+		opts.RetryFor = DefaultRetryFor
 	}
 	c := opts.Client
 	if c == nil {
@@ -227,6 +238,25 @@ type Error struct {
 	// noEndpoint: the server is an audit serve without the endpoint (an
 	// older version).
 	noEndpoint bool
+	// retryAfter is the server's Retry-After, 0 without one.
+	retryAfter time.Duration
+}
+
+// RetryAfter is the wait the server asked for before the next try.
+func (e *Error) RetryAfter() time.Duration { return e.retryAfter }
+
+// temporary reports whether err is an answer that asks to try again: the
+// server's store was busy, or a gateway in front of it failed.
+func temporary(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Status {
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
 }
 
 func (e *Error) Error() string {
@@ -252,7 +282,14 @@ func (s *Store) statusError(resp *http.Response) error {
 	var body wireError
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	isJSON := strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") && json.Unmarshal(data, &body) == nil && body.Error != ""
-	return s.apiError(resp.StatusCode, resp.Status, body, isJSON)
+	err := s.apiError(resp.StatusCode, resp.Status, body, isJSON)
+	var e *Error
+	if errors.As(err, &e) {
+		if n, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && n > 0 && n <= 60 {
+			e.retryAfter = time.Duration(n) * time.Second
+		}
+	}
+	return err
 }
 
 // apiError is the error of an answer with status code (status is its
@@ -444,8 +481,13 @@ type postResult struct {
 // post sends one NDJSON body of n events.
 func (s *Store) post(ctx context.Context, body *bytes.Buffer, n int) (postResult, error) {
 	var res postResult
-	resp, err := s.do(ctx, http.MethodPost, s.endpoint("/v1/events", nil), body,
-		http.Header{"Content-Type": {"application/x-ndjson"}})
+	var resp *http.Response
+	err := retry.Do(ctx, retry.Policy{For: s.opts.RetryFor, First: 200 * time.Millisecond, Max: 5 * time.Second, Retryable: temporary}, func() error {
+		var err error
+		resp, err = s.do(ctx, http.MethodPost, s.endpoint("/v1/events", nil), bytes.NewReader(body.Bytes()),
+			http.Header{"Content-Type": {"application/x-ndjson"}})
+		return err
+	})
 	if err != nil {
 		var re *Error
 		if errors.As(err, &re) && re.Record > 0 && re.Field != "" {

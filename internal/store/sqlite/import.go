@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"time"
 
 	"github.com/audit-cli/audit/internal/audit"
+	"github.com/audit-cli/audit/internal/retry"
 )
 
 var _ audit.Importer = (*Store)(nil)
@@ -21,6 +23,10 @@ const importBatch = 1024
 // ends soon after the switch it costs more than it saves, so the switch
 // waits until the import has shown it is large.
 const deferIndexesMin = 10_000
+
+// ImportLockWait is how long Import waits, in all, for the write lock that
+// another writer holds before it fails with audit.ErrBusy.
+const ImportLockWait = 5 * time.Minute
 
 // Import stores a whole stream of events in one transaction: either every
 // event is stored (or found stored already) or, on any error — from the
@@ -75,11 +81,18 @@ func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]
 	if ok && first.err != nil {
 		return res, first.err
 	}
-	db, err := s.writer(ctx)
-	if err != nil {
-		return res, err
-	}
-	w, err := s.beginChain(ctx, db)
+	// An import cannot be tried again by its caller once its stream is
+	// being read, so it waits for another writer's lock longer than an
+	// Append does.
+	var w *chainWriter
+	err := retry.Do(ctx, retry.Policy{For: ImportLockWait, First: 100 * time.Millisecond, Retryable: busy}, func() error {
+		db, err := s.writer(ctx)
+		if err != nil {
+			return err
+		}
+		w, err = s.beginChain(ctx, db)
+		return err
+	})
 	if err != nil {
 		return res, s.wrapErr("import into", err)
 	}

@@ -166,6 +166,9 @@ func migrate(ctx context.Context, db *sql.DB, path string) error {
 
 // schemaErr explains an error met while looking at a file's schema.
 func schemaErr(path string, err error) error {
+	if isBusy(err) {
+		return fmt.Errorf("%w: open %s: another process held the write lock for more than %s", audit.ErrBusy, path, busyTimeout)
+	}
 	var se sqlite3.Error
 	if errors.As(err, &se) {
 		switch se.Code {

@@ -275,6 +275,10 @@ func retryBusy(ctx context.Context, f func() error) error {
 	}
 }
 
+// busy reports whether err, from SQLite or from the store, says that
+// another writer held the lock.
+func busy(err error) bool { return isBusy(err) || errors.Is(err, audit.ErrBusy) }
+
 // isBusy reports whether err is SQLite's "database is locked" or "database
 // table is locked".
 func isBusy(err error) bool {
@@ -342,6 +346,9 @@ func (s *Store) wrapErr(op string, err error) error {
 	}
 	if errors.Is(err, audit.ErrUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
+	}
+	if isBusy(err) {
+		return fmt.Errorf("%w: %s %s: another process held the write lock for more than %s", audit.ErrBusy, op, s.path, busyTimeout)
 	}
 	var se sqlite3.Error
 	if errors.As(err, &se) {
