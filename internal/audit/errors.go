@@ -33,5 +33,4 @@ func (*busyError) Error() string { return "the store is busy with another writer
 // Is makes ErrBusy match ErrUnavailable too.
 func (*busyError) Is(target error) bool { return target == ErrUnavailable }
 
-var (
-)
+var ()
