@@ -62,3 +62,49 @@ func ValidateBatch(events []Event) error {
 	}
 	return nil
 }
+
+// ConflictError is an event whose id is stored already (or appears earlier
+// in the same batch) with other content. Ingest is idempotent by id only
+// for the same event: a different one under a used id is refused, never
+// counted as a duplicate. It matches ErrConflict.
+type ConflictError struct {
+	Index int    // the event's position in its batch or stream, from 0
+	ID    string // the id both events carry
+	Field string // the first field that differs
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("record %d: id %q is stored already with a different %s: give the event a new id", e.Index+1, e.ID, e.Field)
+}
+
+// Is makes a *ConflictError match ErrConflict.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// DiffField returns the name of the first event field (DESIGN.md §1) in
+// which a and b differ, "" when they describe the same event. Seq and
+// hash, which the store assigns, are not compared.
+func DiffField(a, b *Event) string {
+	switch {
+	case !a.Time.Equal(b.Time):
+		return "time"
+	case a.User != b.User:
+		return "user"
+	case a.UserName != b.UserName:
+		return "user_name"
+	case a.Type != b.Type:
+		return "type"
+	case a.Action != b.Action:
+		return "action"
+	case a.ResourceType != b.ResourceType:
+		return "resource_type"
+	case a.Resource != b.Resource:
+		return "resource"
+	case a.Details != b.Details:
+		return "details"
+	case a.IP != b.IP:
+		return "ip"
+	case a.Outcome != b.Outcome:
+		return "outcome"
+	}
+	return ""
+}

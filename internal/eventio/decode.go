@@ -201,14 +201,25 @@ func jsonError(err error) error {
 	var pe *time.ParseError
 	switch {
 	case errors.As(err, &te):
-		want := te.Type.String()
+		// Never a Go type name: a user knows JSON values, not our structs.
+		var want string
 		switch te.Type.Kind() {
 		case reflect.String:
-			want = "string"
+			want = "a string"
 		case reflect.Int, reflect.Int64:
-			want = "whole number"
+			want = "a whole number"
+		case reflect.Struct, reflect.Map:
+			want = "an object"
+		case reflect.Slice, reflect.Array:
+			want = "an array"
+		default:
+			want = "another JSON value"
 		}
-		return fmt.Errorf("%s: want a %s, got a JSON %s", strings.TrimPrefix(te.Field, "Event."), want, te.Value)
+		field := strings.TrimPrefix(te.Field, "Event.")
+		if field == "" {
+			return fmt.Errorf("want an event (a JSON object), got a JSON %s", te.Value)
+		}
+		return fmt.Errorf("%s: want %s, got a JSON %s", field, want, te.Value)
 	case strings.Contains(err.Error(), "Time.UnmarshalJSON"):
 		return fmt.Errorf("time: want an RFC 3339 string, e.g. \"2026-11-20T14:02:11Z\"")
 	case errors.As(err, &pe):

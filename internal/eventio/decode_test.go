@@ -59,6 +59,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"bad type on line 2", "jsonl", good + "\n" + `{"id":"b","time":"2026-11-20T10:00:00Z","user":"x","type":"hack"}`, `line 2: type: unknown type "hack"`},
 		{"wrong JSON type", "jsonl", `{"id":"a","time":"2026-11-20T10:00:00Z","user":7,"type":"login"}`, "line 1: user: want a string, got a JSON number"},
 		{"unknown field", "jsonl", `{"id":"a","usr":"x"}`, `line 1: unknown field "usr"`},
+		{"bare number", "jsonl", `42`, "line 1: want an event (a JSON object), got a JSON number"},
+		{"array of numbers", "json", `[1]`, "record 1: want an event (a JSON object), got a JSON number"},
 		{"bad time", "jsonl", `{"id":"a","time":"Nov 20","user":"x","type":"login"}`, `line 1: time: invalid time "Nov 20"`},
 		{"missing user", "jsonl", `{"id":"a","time":"2026-11-20T10:00:00Z","type":"login"}`, "line 1: user: missing"},
 		{"ip with zone", "jsonl", `{"id":"a","time":"2026-11-20T10:00:00Z","user":"x","type":"login","ip":"fe80::1%eth0"}`, `line 1: ip: invalid IP address "fe80::1%eth0"`},

@@ -80,6 +80,7 @@ func badInputs() []badInput {
 		{"JSON array for user", "jsonl", jsonlEvent("user", `["jdavis"]`), []string{"line 1", "user", "want a string"}},
 		{"JSON object for details", "json", "[" + jsonlEvent("details", `{"a":1}`) + "]", []string{"record 1", "details", "want a string"}},
 		{"JSON string for seq", "jsonl", jsonlEvent("seq", `"7"`), []string{"line 1", "seq", "want a whole number"}},
+		{"an array of numbers", "json", "[1, 2]", []string{"record 1", "want an event (a JSON object)"}},
 		{"JSON boolean for outcome", "jsonl", jsonlEvent("outcome", `true`), []string{"line 1", "outcome"}},
 		{"unknown type", "jsonl", jsonlEvent("type", `"reboot"`), []string{"line 1", "type", `unknown type "reboot"`}},
 		{"unknown field", "jsonl", jsonlEvent("colour", `"red"`), []string{"line 1", `unknown field "colour"`}},
@@ -159,6 +160,11 @@ func TestBadInputPOST(t *testing.T) {
 			}
 			if resp.StatusCode != http.StatusBadRequest {
 				t.Fatalf("status %d (%s), want 400", resp.StatusCode, body.Error)
+			}
+			for _, goName := range []string{"eventio.", "audit.", "wireEvent", "struct", "strconv.", "sql:"} {
+				if strings.Contains(body.Error, goName) {
+					t.Errorf("error %q speaks of the program's insides (%q)", body.Error, goName)
+				}
 			}
 			for _, say := range c.says {
 				if say == "nothing was stored" {

@@ -28,6 +28,9 @@ type errorBody struct {
 	Field     string                `json:"field,omitempty"`
 	Reason    string                `json:"reason,omitempty"`
 	Integrity *audit.IntegrityError `json:"integrity,omitempty"`
+	// Conflict is the id of a posted event that is stored already with
+	// other content (409); Field the first field that differs.
+	Conflict string `json:"conflict,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -67,7 +70,10 @@ func (s *Server) errorBody(r *http.Request, err error) (int, errorBody) {
 	var re *audit.RecordError
 	var fe *audit.FieldError
 	var ie *audit.IntegrityError
+	var ce *audit.ConflictError
 	switch {
+	case status == http.StatusConflict && errors.As(err, &ce):
+		body.Error, body.Record, body.Field, body.Conflict = ce.Error(), ce.Index+1, ce.Field, ce.ID
 	case status == http.StatusBadRequest && errors.As(err, &re) && errors.As(err, &fe):
 		body.Record, body.Field, body.Reason = re.Index+1, fe.Field, fe.Reason
 	case status == http.StatusConflict && errors.As(err, &ie):
@@ -84,7 +90,7 @@ func (s *Server) classify(r *http.Request, err error) (int, string) {
 		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, audit.ErrNotFound):
 		return http.StatusNotFound, err.Error()
-	case errors.Is(err, audit.ErrIntegrity):
+	case errors.Is(err, audit.ErrIntegrity), errors.Is(err, audit.ErrConflict):
 		return http.StatusConflict, err.Error()
 	case errors.Is(err, audit.ErrBusy):
 		s.log.Warn("store busy", "method", r.Method, "path", r.URL.Path, "err", err)

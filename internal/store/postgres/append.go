@@ -181,6 +181,10 @@ func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]
 			}
 			before := w.added
 			if _, _, err := w.write(ctx, b); err != nil {
+				var ce *audit.ConflictError
+				if errors.As(err, &ce) {
+					ce.Index += res.Existing + before
+				}
 				return err
 			}
 			res.Existing += len(b.events) - (w.added - before)
@@ -313,12 +317,17 @@ func (w *writer) write(ctx context.Context, b *batch) ([]int64, []string, error)
 	batch := b.events
 	firsts := make([]int, 0, len(batch))
 	ids := make([]string, 0, len(batch))
-	seen := make(map[string]struct{}, len(batch))
+	seen := make(map[string]int, len(batch))
 	for i := range batch {
-		if _, ok := seen[batch[i].ID]; !ok {
-			seen[batch[i].ID] = struct{}{}
+		first, ok := seen[batch[i].ID]
+		if !ok {
+			seen[batch[i].ID] = i
 			firsts = append(firsts, i)
 			ids = append(ids, batch[i].ID)
+			continue
+		}
+		if f := audit.DiffField(&batch[first], &batch[i]); f != "" {
+			return nil, nil, &audit.ConflictError{Index: i, ID: batch[i].ID, Field: f}
 		}
 	}
 	// One index probe per id, as a subplan per element: the planner, which
@@ -332,6 +341,9 @@ WHERE (SELECT true FROM audit_event_ids i WHERE i.id = u.id)`, ids)
 	}
 	stored, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := w.sameAsStored(ctx, batch, seen, stored); err != nil {
 		return nil, nil, err
 	}
 	fresh := firsts
@@ -366,6 +378,35 @@ WHERE (SELECT true FROM audit_event_ids i WHERE i.id = u.id)`, ids)
 	}
 	w.added += len(fresh)
 	return seqs, hashes, nil
+}
+
+// sameAsStored checks that the events of batch whose ids are stored
+// already (first holds the index of each id's first event) are the stored
+// events: a *audit.ConflictError, Index relative to the batch, when one
+// is not.
+func (w *writer) sameAsStored(ctx context.Context, batch []audit.Event, first map[string]int, stored []string) error {
+	if len(stored) == 0 {
+		return nil
+	}
+	rows, err := w.tx.Query(ctx, `SELECT e.seq, e.id, e.time, e.time_ns, e."user", e.user_name, e.type, e.action,
+	e.resource_type, e.resource, e.details, e.ip, e.outcome, e.hash
+FROM audit_event_ids i JOIN audit_events e ON e.seq = i.seq AND e.time = i.time
+WHERE i.id = ANY($1)`, stored)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		old, err := scanEvent(rows)
+		if err != nil {
+			return err
+		}
+		i := first[old.ID]
+		if f := audit.DiffField(&old, &batch[i]); f != "" {
+			return &audit.ConflictError{Index: i, ID: old.ID, Field: f}
+		}
+	}
+	return rows.Err()
 }
 
 // assign gives the events at idx the next seqs and their hashes.

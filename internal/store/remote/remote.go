@@ -275,6 +275,7 @@ type wireError struct {
 	Field     string                `json:"field"`
 	Reason    string                `json:"reason"`
 	Integrity *audit.IntegrityError `json:"integrity"`
+	Conflict  string                `json:"conflict"`
 }
 
 // statusError turns a non-2xx response into an error (see apiError).
@@ -304,6 +305,9 @@ func (s *Store) apiError(code int, status string, body wireError, isJSON bool) e
 	}
 	if code == http.StatusConflict && isJSON && body.Integrity != nil {
 		return body.Integrity
+	}
+	if code == http.StatusConflict && isJSON && body.Conflict != "" {
+		return &audit.ConflictError{Index: body.Record - 1, ID: body.Conflict, Field: body.Field}
 	}
 	e := &Error{Server: s.base.Redacted(), Status: code, Msg: msg,
 		Record: body.Record, Field: body.Field, Reason: body.Reason}
@@ -534,8 +538,11 @@ func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]
 			res, err := s.post(ctx, b.buf, b.n)
 			if err != nil {
 				var re *audit.RecordError
+				var ce *audit.ConflictError
 				if errors.As(err, &re) {
 					re.Index += b.first
+				} else if errors.As(err, &ce) {
+					ce.Index += b.first
 				}
 				if stored := total.Added + total.Existing; stored > 0 {
 					err = &audit.PartialError{Stored: stored, Err: err}

@@ -79,6 +79,10 @@ func (s *Store) insert(ctx context.Context, db *sql.DB, events []audit.Event) ([
 		}
 		r := newRow(events[i]) // a copy: the caller's event changes only on success
 		if seqs[i], hashes[i], err = w.add(&r); err != nil {
+			var ce *audit.ConflictError
+			if errors.As(err, &ce) {
+				ce.Index = i
+			}
 			return nil, nil, err
 		}
 	}
@@ -177,12 +181,29 @@ func (w *chainWriter) add(r *row) (int64, string, error) {
 		return 0, "", err
 	}
 	if n != 1 {
+		if err := w.sameAsStored(e); err != nil {
+			return 0, "", err
+		}
 		w.skipped = true
 		return 0, "", nil
 	}
 	w.prev = sum
 	w.next++
 	return e.Seq, h, nil
+}
+
+// sameAsStored checks that e, whose id is stored already (by an earlier
+// transaction or earlier in this one), is the stored event: a *
+// audit.ConflictError (Index left for the caller) when it is not.
+func (w *chainWriter) sameAsStored(e *audit.Event) error {
+	old, err := scanEvent(w.tx.QueryRowContext(w.bg, "SELECT "+columns+" FROM events WHERE id = ?", e.ID))
+	if err != nil {
+		return fmt.Errorf("read the stored event %q: %w", e.ID, err)
+	}
+	if f := audit.DiffField(&old, e); f != "" {
+		return &audit.ConflictError{ID: e.ID, Field: f}
+	}
+	return nil
 }
 
 // deferIndexes drops the secondary indexes of the events table inside the

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"time"
@@ -107,6 +108,11 @@ func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]
 		}
 		for i := range b.rows {
 			seq, _, err := w.add(&b.rows[i])
+			var ce *audit.ConflictError
+			if errors.As(err, &ce) {
+				ce.Index = res.Added + res.Existing
+				return audit.AppendResult{}, err
+			}
 			if err != nil {
 				if ctx.Err() != nil {
 					// database/sql rolled the transaction back as ctx

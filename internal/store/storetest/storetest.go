@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) audit.Store) {
 	t.Run("AppendAssignsSeqAndHash", func(t *testing.T) { testAppend(t, o(t)) })
 	t.Run("AppendIsIdempotent", func(t *testing.T) { testIdempotent(t, o(t)) })
 	t.Run("AppendDuplicateInBatch", func(t *testing.T) { testDuplicateInBatch(t, o(t)) })
+	t.Run("AppendConflict", func(t *testing.T) { testConflict(t, o(t)) })
 	t.Run("AppendInvalidBatch", func(t *testing.T) { testInvalidBatch(t, o(t)) })
 	t.Run("AppendEmptyBatch", func(t *testing.T) { testEmptyBatch(t, o(t)) })
 	t.Run("AppendConcurrent", func(t *testing.T) { testConcurrent(t, o(t)) })
@@ -163,10 +164,9 @@ func testIdempotent(t *testing.T, s audit.Store) {
 }
 
 func testDuplicateInBatch(t *testing.T, s audit.Store) {
+	// The same event twice in one batch is stored once.
 	batch := Events(3, 9)
-	dup := batch[0]
-	dup.Details = "a different body under the same id"
-	batch = append(batch, dup)
+	batch = append(batch, batch[0])
 	res := appendOK(t, s, batch)
 	if res.Added != 3 || res.Existing != 1 {
 		t.Fatalf("result %+v, want 3 added and 1 existing", res)
@@ -174,12 +174,67 @@ func testDuplicateInBatch(t *testing.T, s audit.Store) {
 	if batch[3].Seq != 0 {
 		t.Fatalf("duplicate got seq %d, want 0", batch[3].Seq)
 	}
-	got, err := s.Get(context.Background(), dup.ID)
-	if err != nil {
-		t.Fatal(err)
+
+	// Another event under an id used earlier in the batch is a conflict,
+	// and the batch stores nothing.
+	batch = Events(3, 10)
+	dup := batch[0]
+	dup.Details = "a different body under the same id"
+	batch = append(batch, dup)
+	checkConflict(t, s, batch, 3, dup.ID, "details")
+	if got := query(t, s, audit.Filter{}); len(got) != 3 {
+		t.Fatalf("a conflicting batch stored events: %d in the store, want 3", len(got))
 	}
-	if got.Details != batch[0].Details {
-		t.Fatalf("stored details %q, want the first of the batch %q", got.Details, batch[0].Details)
+}
+
+// testConflict appends an event under an id that is stored already with
+// other content: that is refused with a *audit.ConflictError naming the id,
+// the record and the field, and nothing of its batch is stored.
+func testConflict(t *testing.T, s audit.Store) {
+	stored := Events(5, 12)
+	appendOK(t, s, stored)
+	for field, change := range map[string]func(e *audit.Event){
+		"time":    func(e *audit.Event) { e.Time = e.Time.Add(time.Second) },
+		"user":    func(e *audit.Event) { e.User = "mallory" },
+		"details": func(e *audit.Event) { e.Details += " (altered)" },
+		"ip":      func(e *audit.Event) { e.IP = "203.0.113.9" },
+		"outcome": func(e *audit.Event) { e.Outcome = audit.OutcomeFailure },
+	} {
+		batch := Events(3, 13)
+		e := stored[2]
+		e.Seq, e.Hash = 0, ""
+		if field == "outcome" && e.Outcome == audit.OutcomeFailure {
+			e.Outcome = audit.OutcomeSuccess
+		} else {
+			change(&e)
+		}
+		batch = append(batch, e)
+		checkConflict(t, s, batch, 3, e.ID, field)
+	}
+	if got := query(t, s, audit.Filter{}); len(got) != 5 {
+		t.Fatalf("conflicting batches stored events: %d in the store, want 5", len(got))
+	}
+	// The same content again stays a quiet duplicate.
+	again := Events(5, 12)
+	if res := appendOK(t, s, again); res.Existing != 5 || res.Added != 0 {
+		t.Fatalf("re-append: %+v, want 5 existing", res)
+	}
+}
+
+func checkConflict(t *testing.T, s audit.Store, batch []audit.Event, index int, id, field string) {
+	t.Helper()
+	_, err := s.Append(context.Background(), batch)
+	var ce *audit.ConflictError
+	if !errors.As(err, &ce) || !errors.Is(err, audit.ErrConflict) {
+		t.Fatalf("%s changed: err = %v, want a *audit.ConflictError", field, err)
+	}
+	if ce.ID != id || ce.Index != index || ce.Field != field {
+		t.Fatalf("%s changed: conflict %+v, want id %s, index %d, field %s", field, *ce, id, index, field)
+	}
+	for i := range batch {
+		if batch[i].Seq != 0 {
+			t.Fatalf("%s changed: event %d of a refused batch got seq %d", field, i, batch[i].Seq)
+		}
 	}
 }
 
