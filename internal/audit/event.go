@@ -6,6 +6,7 @@ package audit
 
 import (
 	"fmt"
+	"iter"
 	"net/netip"
 	"strings"
 	"time"
@@ -220,4 +221,38 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// FutureSlack is how far ahead of the receiving clock an event's time may
+// be: clocks drift, but an event from further ahead is a wrong clock or a
+// typo (2062 for 2026), and would sort above everything real.
+const FutureSlack = 5 * time.Minute
+
+// CheckNotFuture returns a *FieldError on time when e happened more than
+// FutureSlack after now.
+func CheckNotFuture(e *Event, now time.Time) error {
+	if e.Time.After(now.Add(FutureSlack)) {
+		return &FieldError{"time", fmt.Sprintf("%s is more than %s in the future (the clock says %s); allow it with --allow-future",
+			FormatTime(e.Time.UTC()), "5 minutes", FormatTime(now.UTC().Truncate(time.Second)))}
+	}
+	return nil
+}
+
+// RejectFuture passes events through, failing the stream with a
+// *RecordError at the first event more than FutureSlack after now().
+func RejectFuture(events iter.Seq2[Event, error], now func() time.Time) iter.Seq2[Event, error] {
+	return func(yield func(Event, error) bool) {
+		i := 0
+		for e, err := range events {
+			if err == nil {
+				if ferr := CheckNotFuture(&e, now()); ferr != nil {
+					err = &RecordError{Index: i, Err: ferr}
+				}
+			}
+			if !yield(e, err) || err != nil {
+				return
+			}
+			i++
+		}
+	}
 }

@@ -163,6 +163,15 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 		s.tooLarge(w)
 		return
 	}
+	if !s.opts.AllowFuture {
+		now := s.opts.Now()
+		for i := range events {
+			if err := audit.CheckNotFuture(&events[i], now); err != nil {
+				decodeError(w, fmt.Errorf("record %d: %w", i+1, err), i+1)
+				return
+			}
+		}
+	}
 	res, err := s.opts.Store.Append(r.Context(), events)
 	if err != nil {
 		s.storeError(w, r, err)

@@ -60,7 +60,9 @@ const (
 	DefaultReadHeaderTimeout = 10 * time.Second
 	DefaultIdleTimeout       = 2 * time.Minute
 	DefaultWriteTimeout      = time.Minute
-	DefaultBodyTimeout       = 5 * time.Minute
+	DefaultBodyTimeout       = 30 * time.Second
+	DefaultMaxConns          = 1024
+	DefaultMaxInFlight       = 256
 	DefaultShutdownTimeout   = 30 * time.Second
 	DefaultFailureInterval   = 10 * time.Second
 	DefaultTouchInterval     = time.Minute
@@ -83,6 +85,16 @@ type Options struct {
 
 	// MaxBody bounds a POST body in bytes; larger ones get 413.
 	MaxBody int64
+	// MaxConns bounds the open client connections; one more is answered
+	// 503 and closed. Less than 0: no bound.
+	MaxConns int
+	// MaxInFlight bounds the requests being answered at once, watch
+	// streams aside (MaxWatchers bounds those); more get 503 with
+	// Retry-After. Less than 0: no bound.
+	MaxInFlight int
+	// AllowFuture accepts posted events more than audit.FutureSlack after
+	// the server's clock.
+	AllowFuture bool
 	// MaxPage bounds the events of one GET /v1/events response.
 	MaxPage int
 	// MaxWatchers bounds the concurrent /v1/events/watch streams; more get
@@ -133,6 +145,7 @@ type Server struct {
 
 	watchers atomic.Int64
 	queries  chan struct{} // a slot per query running; nil: no bound
+	inFlight chan struct{} // a slot per request being answered; nil: no bound
 	// closing is closed when shutdown begins, which ends watch streams:
 	// http.Server.Shutdown waits for handlers, and those never end alone.
 	closing   chan struct{}
@@ -184,12 +197,21 @@ func New(opts Options) (*Server, error) {
 	if opts.MaxQueries > 0 {
 		s.queries = make(chan struct{}, opts.MaxQueries)
 	}
+	if opts.MaxConns == 0 {
+		opts.MaxConns = DefaultMaxConns
+	}
+	if opts.MaxInFlight == 0 {
+		opts.MaxInFlight = DefaultMaxInFlight
+	}
+	if opts.MaxInFlight > 0 {
+		s.inFlight = make(chan struct{}, opts.MaxInFlight)
+	}
 	s.opts = opts
 	s.security = newSecurityLog(opts.Store, opts.FailureInterval, opts.Now, log)
 	if opts.Tokens != nil {
 		s.toucher = newToucher(opts.Tokens, opts.TouchInterval, opts.Now, log)
 	}
-	s.handler = s.accessLog(s.routes())
+	s.handler = s.accessLog(s.limitInFlight(s.routes()))
 	return s, nil
 }
 
@@ -238,7 +260,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := s.httpServer()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(s.limitConns(ln, false)) }()
 	return s.wait(ctx, srv, errc)
 }
 
@@ -247,7 +269,7 @@ func (s *Server) ServeTLS(ctx context.Context, ln net.Listener, cert tls.Certifi
 	srv := s.httpServer()
 	srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	go func() { errc <- srv.ServeTLS(s.limitConns(ln, true), "", "") }()
 	return s.wait(ctx, srv, errc)
 }
 

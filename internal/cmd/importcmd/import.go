@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -23,13 +24,16 @@ type ImportOptions struct {
 	IO    *iostreams.IOStreams
 	Store func() (audit.Store, error)
 
-	File   string
-	Format string
+	Now func() time.Time
+
+	File        string
+	Format      string
+	AllowFuture bool
 }
 
 // NewCmdImport returns the import command. runF replaces importRun in tests.
 func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Command {
-	opts := &ImportOptions{IO: f.IOStreams, Store: f.Store}
+	opts := &ImportOptions{IO: f.IOStreams, Store: f.Store, Now: f.Now}
 	cmd := &cobra.Command{
 		Use:   "import FILE|-",
 		Short: "Import audit events from JSON Lines, a JSON array or CSV",
@@ -46,7 +50,8 @@ The import is all-or-nothing: a file with an invalid record stores
 nothing, and the error names its line. Importing the same events twice
 stores them once (by id; an event without an id gets one derived from its
 content). The summary says how many events were added and how many were
-already stored.`,
+already stored. An event more than 5 minutes in the future (by this
+machine's clock) is an error unless --allow-future is given.`,
 		Example: `  audit import events.jsonl
   zcat archive.jsonl.gz | audit import -
   audit import --format csv audit-2026-W47.csv`,
@@ -63,6 +68,7 @@ already stored.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.Format, "format", "auto", "input `format`: auto, jsonl, json, csv")
+	cmd.Flags().BoolVar(&opts.AllowFuture, "allow-future", false, "accept events more than 5 minutes in the future")
 	return cmd
 }
 
@@ -82,7 +88,11 @@ func importRun(cmd *cobra.Command, opts *ImportOptions) error {
 		return err
 	}
 	progress := opts.IO.StartProgress("Importing")
-	events := counted(eventio.Decode(r, opts.Format), progress)
+	events := eventio.Decode(r, opts.Format)
+	if !opts.AllowFuture {
+		events = audit.RejectFuture(events, opts.Now)
+	}
+	events = counted(events, progress)
 	res, err := audit.Import(cmd.Context(), st, events)
 	progress.Done()
 	var partial *audit.PartialError

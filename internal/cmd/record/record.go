@@ -23,8 +23,9 @@ type RecordOptions struct {
 	Location *time.Location
 
 	Event  audit.Event
-	Time   string
-	Failed bool
+	Time        string
+	Failed      bool
+	AllowFuture bool
 }
 
 // NewCmdRecord returns the record command. runF replaces recordRun in tests.
@@ -86,6 +87,7 @@ The store file is created on first write.`,
 	fl.StringVar(&opts.Event.IP, "ip", "", "client IPv4 or IPv6 address")
 	fl.StringVar(&outcome, "outcome", "", "success (default) or failure")
 	fl.BoolVar(&opts.Failed, "failed", false, "the action failed (same as --outcome failure)")
+	fl.BoolVar(&opts.AllowFuture, "allow-future", false, "accept a --time more than 5 minutes in the future")
 	return cmd
 }
 
@@ -106,7 +108,11 @@ func recordRun(cmd *cobra.Command, opts *RecordOptions) error {
 	if e.ID == "" {
 		e.ID = audit.NewID()
 	}
-	if err := e.Normalize(); err != nil {
+	err := e.Normalize()
+	if err == nil && !opts.AllowFuture {
+		err = audit.CheckNotFuture(&e, now)
+	}
+	if err != nil {
 		var fe *audit.FieldError
 		if errors.As(err, &fe) {
 			return cmdutil.FlagErrorf("invalid --%s: %s", flagName(fe.Field), fe.Reason)

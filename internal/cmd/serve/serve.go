@@ -40,6 +40,10 @@ type ServeOptions struct {
 	MaxWatchers       int
 	MaxPage           int
 	MaxQueries        int
+	MaxConns          int
+	MaxInFlight       int
+	BodyTimeout       time.Duration
+	AllowFuture       bool
 	ReadHeaderTimeout time.Duration
 	ShutdownTimeout   time.Duration
 	InsecureNoAuth    bool
@@ -128,6 +132,10 @@ local tests.`,
 	fl.IntVar(&opts.MaxWatchers, "max-watchers", server.DefaultMaxWatchers, "most watch streams served at once; more get 503")
 	fl.IntVar(&opts.MaxPage, "max-page", server.DefaultMaxPage, "most events in one GET /v1/events answer (clients page on)")
 	fl.IntVar(&opts.MaxQueries, "max-queries", 0, "most queries run at once, others wait their turn (0: twice the CPUs; -1: no bound)")
+	fl.IntVar(&opts.MaxConns, "max-conns", server.DefaultMaxConns, "most client connections open at once; more get 503 (-1: no bound)")
+	fl.IntVar(&opts.MaxInFlight, "max-in-flight", server.DefaultMaxInFlight, "most requests answered at once, watch streams aside; more get 503 (-1: no bound)")
+	fl.DurationVar(&opts.BodyTimeout, "body-timeout", server.DefaultBodyTimeout, "drop a POST whose body takes longer to arrive")
+	fl.BoolVar(&opts.AllowFuture, "allow-future", false, "accept posted events more than 5 minutes ahead of this server's clock")
 	fl.DurationVar(&opts.ReadHeaderTimeout, "read-header-timeout", server.DefaultReadHeaderTimeout, "drop clients that take longer to send their request headers")
 	fl.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "on SIGTERM, how long to wait for requests in flight")
 	fl.BoolVar(&opts.InsecureNoAuth, "insecure-no-auth", false, "serve without tokens (loopback addresses only; for local tests)")
@@ -170,6 +178,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 	}
 	sopts := server.Options{Store: st, ChainKey: key, MaxBody: maxBody, MaxWatchers: opts.MaxWatchers, MaxPage: opts.MaxPage, MaxQueries: opts.MaxQueries,
 		ReadHeaderTimeout: opts.ReadHeaderTimeout, ShutdownTimeout: opts.ShutdownTimeout,
+		MaxConns: opts.MaxConns, MaxInFlight: opts.MaxInFlight, BodyTimeout: opts.BodyTimeout, AllowFuture: opts.AllowFuture,
 		InsecureNoAuth: opts.InsecureNoAuth, Logger: log, Now: opts.Now}
 	ntokens := 0
 	if !opts.InsecureNoAuth {
