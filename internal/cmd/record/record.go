@@ -22,7 +22,7 @@ type RecordOptions struct {
 	Now      func() time.Time
 	Location *time.Location
 
-	Event  audit.Event
+	Event       audit.Event
 	Time        string
 	Failed      bool
 	AllowFuture bool
