@@ -12,11 +12,14 @@ import (
 	"github.com/audit-cli/audit/internal/output"
 )
 
-// OutputFlags are -o/--output, --template and --no-headers.
+// OutputFlags are -o/--output, --template, --no-headers and --raw.
 type OutputFlags struct {
 	Format    string
 	Template  string
 	NoHeaders bool
+	// Raw turns off the formula neutralisation of csv and tsv cells, as
+	// export's --raw does.
+	Raw bool
 }
 
 // AddOutputFlags registers the output flags on cmd.
@@ -24,6 +27,7 @@ func AddOutputFlags(cmd *cobra.Command, of *OutputFlags) {
 	cmd.Flags().StringVarP(&of.Format, "output", "o", "table", "output `format`: "+strings.Join(output.Formats, ", "))
 	cmd.Flags().StringVar(&of.Template, "template", "", "Go text/template for -o template, e.g. '{{.User}} {{.IP}}'")
 	cmd.Flags().BoolVar(&of.NoHeaders, "no-headers", false, "omit the header row of table, csv and tsv output")
+	cmd.Flags().BoolVar(&of.Raw, "raw", false, "csv/tsv: write cells exactly as recorded, without formula neutralisation")
 }
 
 // Resolve applies the configured default output when -o was not given and
@@ -60,6 +64,9 @@ func (of *OutputFlags) Printer(ios *iostreams.IOStreams, now time.Time, loc *tim
 		NoHeaders: of.NoHeaders,
 		Template:  of.Template,
 		Stream:    stream,
+		// A cell starting with = + - @ would run as a spreadsheet formula;
+		// export guards its CSV the same way (see output.NeutralizeCell).
+		Neutralize: (of.Format == "csv" || of.Format == "tsv") && !of.Raw,
 	})
 	if err != nil {
 		return nil, FlagErrorWrap(fmt.Errorf("--output: %w", err))

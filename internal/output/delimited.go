@@ -13,11 +13,12 @@ type csvPrinter struct {
 	out        *sink
 	w          *csv.Writer
 	neutralize bool
+	tty        bool // escape control characters: the output is shown on a terminal
 	closed     bool
 }
 
 func newCSVPrinter(out *sink, opts Options) (*csvPrinter, error) {
-	p := &csvPrinter{out: out, w: csv.NewWriter(out), neutralize: opts.Neutralize}
+	p := &csvPrinter{out: out, w: csv.NewWriter(out), neutralize: opts.Neutralize, tty: opts.TTY}
 	if !opts.NoHeaders {
 		if err := p.w.Write(audit.Fields); err != nil {
 			return nil, err
@@ -36,11 +37,10 @@ func (p *csvPrinter) Print(e *audit.Event) error {
 		return errClosed
 	}
 	rec := e.Values()
-	if p.neutralize {
+	neutralizeValues(rec, p.neutralize)
+	if p.tty {
 		for i, v := range rec {
-			if !csvUnneutralized[i] {
-				rec[i] = NeutralizeCell(v)
-			}
+			rec[i] = escapeDisplay(v, false)
 		}
 	}
 	if err := p.w.Write(rec); err != nil {
@@ -65,6 +65,19 @@ func (p *csvPrinter) Close() error {
 		return err
 	}
 	return p.out.flush()
+}
+
+// neutralizeValues applies NeutralizeCell to the values of an event (in
+// audit.Fields order) when on is set.
+func neutralizeValues(rec []string, on bool) {
+	if !on {
+		return
+	}
+	for i, v := range rec {
+		if !csvUnneutralized[i] {
+			rec[i] = NeutralizeCell(v)
+		}
+	}
 }
 
 // NeutralizeCell guards a CSV cell against formula injection ("CSV
@@ -110,12 +123,18 @@ func startsFormula(s string) bool {
 // tsvPrinter writes audit.Fields separated by tabs, one event a line, with
 // values escaped by tsvEscaper.
 type tsvPrinter struct {
-	out    *sink
-	closed bool
+	out        *sink
+	neutralize bool
+	escape     func(string) string
+	closed     bool
 }
 
 func newTSVPrinter(out *sink, opts Options) (*tsvPrinter, error) {
-	p := &tsvPrinter{out: out}
+	p := &tsvPrinter{out: out, neutralize: opts.Neutralize, escape: tsvEscaper.Replace}
+	if opts.TTY {
+		// Every control character, not only the separators.
+		p.escape = func(s string) string { return escapeDisplay(s, true) }
+	}
 	if !opts.NoHeaders {
 		if err := writeTSVLine(out, audit.Fields, nil); err != nil {
 			return nil, err
@@ -128,7 +147,9 @@ func (p *tsvPrinter) Print(e *audit.Event) error {
 	if p.closed {
 		return errClosed
 	}
-	if err := writeTSVLine(p.out, e.Values(), tsvEscaper.Replace); err != nil {
+	rec := e.Values()
+	neutralizeValues(rec, p.neutralize)
+	if err := writeTSVLine(p.out, rec, p.escape); err != nil {
 		return err
 	}
 	return p.out.endEvent()

@@ -126,6 +126,21 @@ const failedSuffix = " (failed)"
 // line.
 func Sanitize(s string) string { return escapeDisplay(s, false) }
 
+// escapeKeepLayout is escapeDisplay for text whose newlines and tabs are
+// its layout (a template's output, JSON lines): those stay, every other
+// control character is escaped.
+func escapeKeepLayout(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		cells := strings.Split(l, "\t")
+		for j, c := range cells {
+			cells[j] = escapeDisplay(c, false)
+		}
+		lines[i] = strings.Join(cells, "\t")
+	}
+	return strings.Join(lines, "\n")
+}
+
 // escapeDisplay makes s safe to show on a terminal and keeps it on one line.
 // Data is attacker-controlled: an ESC could move the cursor, clear the
 // screen or recolor it, a CR could overwrite the start of the line. So

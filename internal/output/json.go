@@ -17,11 +17,12 @@ type jsonPrinter struct {
 	buf    bytes.Buffer
 	enc    *json.Encoder
 	n      int
+	tty    bool
 	closed bool
 }
 
-func newJSONPrinter(out *sink, lines bool) *jsonPrinter {
-	p := &jsonPrinter{out: out, lines: lines}
+func newJSONPrinter(out *sink, lines, tty bool) *jsonPrinter {
+	p := &jsonPrinter{out: out, lines: lines, tty: tty}
 	p.enc = json.NewEncoder(&p.buf)
 	p.enc.SetEscapeHTML(false)
 	return p
@@ -52,6 +53,11 @@ func (p *jsonPrinter) Print(e *audit.Event) error {
 		if _, err := p.out.WriteString(sep); err != nil {
 			return err
 		}
+	}
+	if p.tty {
+		// encoding/json escapes C0 controls but not C1 controls or bidi
+		// overrides; their \uNNNN escapes keep the line valid JSON.
+		b = []byte(escapeKeepLayout(string(b)))
 	}
 	if _, err := p.out.Write(b); err != nil {
 		return err

@@ -84,9 +84,11 @@ var errClosed = errors.New("output: printer is closed")
 //     newline gets one; an event for which the template prints nothing
 //     prints no line.
 //
-// The table and wide formats escape control characters in the data so it
-// cannot drive the terminal (see escapeDisplay); csv, json and jsonl keep
-// the data exact. Output is buffered and flushed by Close, and after every
+// On a terminal (opts.TTY) every format escapes control characters in the
+// data so it cannot drive the terminal (see escapeDisplay): table and wide
+// always, csv, tsv, json, jsonl and template only then; piped, those keep
+// the data exact (tsv escaping its separators). Neutralize applies to csv
+// and tsv. Output is buffered and flushed by Close, and after every
 // event when opts.Stream is set; when w has a Flush method (a bufio.Writer,
 // an http.ResponseWriter) it is flushed too.
 func New(w io.Writer, opts Options) (Printer, error) {
@@ -110,9 +112,9 @@ func New(w io.Writer, opts Options) (Printer, error) {
 	case "tsv":
 		return newTSVPrinter(out, opts)
 	case "json":
-		return newJSONPrinter(out, false), nil
+		return newJSONPrinter(out, false, opts.TTY), nil
 	case "jsonl":
-		return newJSONPrinter(out, true), nil
+		return newJSONPrinter(out, true, opts.TTY), nil
 	case "template":
 		return newTemplatePrinter(out, opts)
 	}

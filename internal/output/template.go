@@ -40,6 +40,7 @@ type templatePrinter struct {
 	out    *sink
 	tmpl   *template.Template
 	buf    bytes.Buffer
+	tty    bool
 	closed bool
 }
 
@@ -51,7 +52,7 @@ func newTemplatePrinter(out *sink, opts Options) (*templatePrinter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid template: %w", err)
 	}
-	return &templatePrinter{out: out, tmpl: tmpl}, nil
+	return &templatePrinter{out: out, tmpl: tmpl, tty: opts.TTY}, nil
 }
 
 func (p *templatePrinter) Print(e *audit.Event) error {
@@ -71,7 +72,11 @@ func (p *templatePrinter) Print(e *audit.Event) error {
 	if !bytes.HasSuffix(p.buf.Bytes(), []byte("\n")) {
 		p.buf.WriteByte('\n')
 	}
-	if _, err := p.out.Write(p.buf.Bytes()); err != nil {
+	b := p.buf.Bytes()
+	if p.tty {
+		b = []byte(escapeKeepLayout(string(b)))
+	}
+	if _, err := p.out.Write(b); err != nil {
 		return err
 	}
 	return p.out.endEvent()
