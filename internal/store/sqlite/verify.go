@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"math"
+	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/audit-cli/audit/internal/audit"
@@ -82,12 +86,17 @@ var _ audit.CanonicalReader = (*Store)(nil)
 // every piece). Stored events hold no NUL (ingest rejects it), so a row
 // that does not split into exactly canonicalFields fields was made by
 // hand; ReadCanonical stops there and lets Query explain.
+//
+// The last field is ip_bin in hex: the column the --ip filter searches is
+// derived from ip, outside the chain, so ReadCanonical checks that it
+// still matches ip (a changed ip_bin would hide an event from an IP
+// filter, or make it match another address).
 const canonicalSQL = `SELECT concat_ws(char(0), hash, seq, time, id, user, user_name, type, action,
-	resource_type, resource, details, ip, outcome)
+	resource_type, resource, details, ip, outcome, hex(ip_bin))
 FROM events WHERE seq > ? AND seq < ? ORDER BY seq`
 
 // canonicalFields is the number of NUL-joined fields of canonicalSQL.
-const canonicalFields = 13
+const canonicalFields = 14
 
 // ReadCanonical streams the canonical encoding of the events with after <
 // seq < before (before <= 0: no bound), oldest first, for audit.Verify. A
@@ -107,31 +116,40 @@ func (s *Store) ReadCanonical(ctx context.Context, after, before int64, fn func(
 	}
 	defer rows.Close()
 	var (
-		row sql.RawBytes
-		buf = make([]byte, 0, 1024)
+		row     sql.RawBytes
+		buf     = make([]byte, 0, 1024)
+		derived error
 	)
 	for rows.Next() {
 		if err := rows.Scan(&row); err != nil {
 			return s.wrapErr("read", err)
 		}
-		seq, canonical, hash, ok := appendCanonical(buf[:0], row)
+		seq, canonical, hash, ip, ipBin, ok := appendCanonical(buf[:0], row)
 		if !ok {
 			return nil
+		}
+		// A changed event is the chain's to report; a derived column that
+		// is wrong under a sound chain is reported once the chain verified.
+		if derived == nil {
+			derived = checkIPBin(seq, ip, ipBin)
 		}
 		buf = canonical
 		if err := fn(seq, canonical, hash); err != nil {
 			return err
 		}
 	}
-	return s.wrapErr("read", rows.Err())
+	if err := rows.Err(); err != nil {
+		return s.wrapErr("read", err)
+	}
+	return derived
 }
 
 // appendCanonical takes a row of canonicalSQL apart and appends the
 // canonical encoding of its event to buf, as audit.Event.Canonical encodes
 // it. hash points into row.
-func appendCanonical(buf, row []byte) (seq int64, canonical, hash []byte, ok bool) {
+func appendCanonical(buf, row []byte) (seq int64, canonical, hash, ip, ipBinHex []byte, ok bool) {
 	if bytes.Count(row, []byte{0}) != canonicalFields-1 {
-		return 0, buf, nil, false
+		return 0, buf, nil, nil, nil, false
 	}
 	next := func() []byte {
 		i := bytes.IndexByte(row, 0)
@@ -148,17 +166,37 @@ func appendCanonical(buf, row []byte) (seq int64, canonical, hash []byte, ok boo
 	seq, ok1 := parseInt(next())
 	nanos, ok2 := parseInt(next())
 	if !ok1 || !ok2 {
-		return 0, buf, nil, false
+		return 0, buf, nil, nil, nil, false
 	}
 	var num [20]byte
 	buf = appendField(buf, strconv.AppendInt(num[:0], seq, 10))
 	buf = appendField(buf, next()) // id
 	var ts [40]byte
 	buf = appendField(buf, time.Unix(0, nanos).UTC().AppendFormat(ts[:0], time.RFC3339Nano))
-	for range canonicalFields - 4 {
-		buf = appendField(buf, next())
+	for i := range canonicalFields - 5 {
+		f := next()
+		if i == 7 {
+			ip = f
+		}
+		buf = appendField(buf, f)
 	}
-	return seq, buf, hash, true
+	return seq, buf, hash, ip, next(), true
+}
+
+// checkIPBin reports an *audit.IntegrityError when ip_bin (in hex) is not
+// what ingest derives from ip.
+func checkIPBin(seq int64, ip, ipBinHex []byte) error {
+	var want []byte
+	if len(ip) > 0 {
+		if a, err := netip.ParseAddr(string(ip)); err == nil {
+			want = ipKey(a.Unmap())
+		}
+	}
+	if strings.EqualFold(hex.EncodeToString(want), string(ipBinHex)) {
+		return nil
+	}
+	return &audit.IntegrityError{Seq: seq, Problem: audit.ProblemChanged,
+		Detail: fmt.Sprintf("ip_bin, the indexed copy of ip %q, was changed — IP filters would miss this event or match it wrongly", ip)}
 }
 
 // parseInt parses what SQLite writes for an integer: decimal digits with

@@ -120,6 +120,12 @@ func TestTamper(t *testing.T) {
 			sql: func(ev []audit.Event) []string {
 				return []string{"UPDATE events SET hash = '" + ev[10].Hash + "' WHERE seq = 30"}
 			}},
+		{name: "changed ip_bin alone", seq: 20, problem: audit.ProblemChanged, message: "ip_bin, the indexed copy of ip",
+			sql: func([]audit.Event) []string {
+				return []string{"UPDATE events SET ip_bin = x'040a000001' WHERE seq = 20"}
+			}},
+		{name: "cleared ip_bin", seq: 20, problem: audit.ProblemChanged, message: "IP filters would miss this event",
+			sql: func([]audit.Event) []string { return []string{"UPDATE events SET ip_bin = NULL WHERE seq = 20"} }},
 		{name: "malformed hash", seq: 30, problem: audit.ProblemChanged, message: "not 64 hex digits",
 			sql: func([]audit.Event) []string { return []string{"UPDATE events SET hash = 'abc' WHERE seq = 30"} }},
 		{name: "deleted middle row", seq: 31, problem: audit.ProblemDeleted, message: "seq 30 is missing — 1 event was deleted",
