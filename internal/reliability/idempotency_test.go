@@ -18,8 +18,12 @@ func TestReimportThenRecordVerifies(t *testing.T) {
 	if r := h.must(nil, "import", file); strings.TrimSpace(r.stdout) != "0 added, 100 already stored" {
 		t.Fatalf("second import: %s", r)
 	}
-	// The same through record: an id stored already.
-	h.must(nil, "record", "--id", "ev-0000007", "--user", "jdavis", "--type", "login")
+	// The same id through record with other content: a conflict, refused,
+	// and it must not leave a gap in the seqs either.
+	if r := h.run(nil, "record", "--id", "ev-0000007", "--user", "jdavis", "--type", "login"); r.code != 1 ||
+		!strings.Contains(r.stderr, `id "ev-0000007" is stored already with a different`) {
+		t.Fatalf("want exit 1 naming the conflict\n%s", r)
+	}
 	h.must(nil, "record", "--user", "jdavis", "--type", "logout")
 	if n := h.verify(); n != 101 {
 		t.Fatalf("verify counted %d events, want 101", n)

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -41,45 +40,6 @@ func TestSlowBodyIsCut(t *testing.T) {
 	if _, err := e.store.Get(t.Context(), "slow-1"); err == nil {
 		t.Fatal("an event of the cut body was stored")
 	}
-}
-
-// Beyond MaxInFlight requests at once, a request gets 503 with Retry-After.
-func TestInFlightCap(t *testing.T) {
-	e := newEnv(t, func(o *server.Options) { o.MaxInFlight = 1; o.BodyTimeout = 10 * time.Second })
-	// One POST holds the only slot while its body trickles in.
-	c, err := net.Dial("tcp", strings.TrimPrefix(e.base, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	fmt.Fprintf(c, "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/x-ndjson\r\nContent-Length: 100000\r\n\r\n{", e.write)
-	var resp *http.Response
-	var body string
-	for range 100 {
-		resp, body = e.do("GET", "/v1/events", e.read, nil)
-		if resp.StatusCode == http.StatusServiceUnavailable {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("with the one slot taken: %s, Retry-After %q, want 503 with Retry-After", resp.Status, resp.Header.Get("Retry-After"))
-	}
-	var eb struct{ Error string }
-	if json.Unmarshal([]byte(body), &eb) != nil || !strings.Contains(eb.Error, "try again") {
-		t.Fatalf("503 body %q", body)
-	}
-	if resp, _ := e.do("GET", "/healthz", "", nil); resp.StatusCode != http.StatusOK {
-		t.Fatalf("healthz with the slot taken: %s", resp.Status)
-	}
-	c.Close()
-	for range 100 {
-		if resp, _ = e.do("GET", "/v1/events", e.read, nil); resp.StatusCode == http.StatusOK {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("after the slot was freed: %s", resp.Status)
 }
 
 // Beyond MaxConns open connections, a new one reads a 503 and is closed.
