@@ -378,7 +378,7 @@ func receive(t *testing.T, ch chan audit.Event, n int) []audit.Event {
 }
 
 // TestFollowIdleCPU checks that waiting for events is no busy loop: an
-// idle Follow at the default interval uses well under 1% of a core.
+// idle Follow at the default interval uses a small share of a core.
 func TestFollowIdleCPU(t *testing.T) {
 	if testing.Short() {
 		t.Skip("takes 2s")
@@ -407,8 +407,12 @@ func TestFollowIdleCPU(t *testing.T) {
 	<-done
 	share := float64(used) / float64(elapsed)
 	t.Logf("idle Follow: %v CPU in %v (%.3f%% of a core)", used, elapsed.Round(time.Millisecond), 100*share)
-	if share > 0.01 {
-		t.Errorf("idle Follow uses %.2f%% of a core, want < 1%%", 100*share)
+	// The CPU clock is the whole test process's (the runtime, the GC, other
+	// packages' processes competing for two cores), so the bound is one a
+	// busy loop, which takes a core, cannot meet and an idle poll always
+	// does; the figure itself is in docs/benchmarks.md (bench/watch).
+	if share > 0.10 {
+		t.Errorf("idle Follow uses %.2f%% of a core, want < 10%%: a busy loop?", 100*share)
 	}
 }
 
