@@ -73,33 +73,8 @@ func TestConcurrentWritersOneSQLiteFile(t *testing.T) {
 
 	srv := h.startServe()
 
-	deadline := time.Now().Add(duration)
-	var mu sync.Mutex
-	stored := map[string]bool{} // ids whose writer reported success
-	expect := func(ids ...string) {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, id := range ids {
-			stored[id] = true
-		}
-	}
-	counts := map[string]int{}
-	var wg sync.WaitGroup
-	loop := func(name string, step func(i int) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; time.Now().Before(deadline); i++ {
-				if err := step(i); err != nil {
-					t.Errorf("%s #%d: %v", name, i, err)
-					return
-				}
-				mu.Lock()
-				counts[name]++
-				mu.Unlock()
-			}
-		}()
-	}
+	w := newWriterLoops(t, duration)
+	deadline, loop, expect := w.deadline, w.loop, w.expect
 
 	// Two import loops, each importing new files of importChunk events.
 	for _, name := range []string{"impA", "impB"} {
@@ -151,7 +126,8 @@ func TestConcurrentWritersOneSQLiteFile(t *testing.T) {
 		expect(ids...)
 		return nil
 	})
-	wg.Wait()
+	w.wait()
+	stored, counts := w.stored, w.counts
 	writeTime := time.Since(deadline.Add(-duration))
 
 	// watch must catch up with everything stored.
@@ -222,8 +198,6 @@ func TestConcurrentWritersOneSQLiteFile(t *testing.T) {
 	if n := h.verify(); n != want+seed {
 		t.Errorf("verify counted %d events, want %d", n, want+seed)
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	t.Logf("%v of concurrent writers on one SQLite file: %d imports (A) + %d imports (B) of %d events, %d records, "+
 		"%d POSTs of %d events; %d events stored once each, watch printed all %d in seq order (caught up %v after the writers stopped); "+
 		"no \"database is locked\" on any stderr; verify OK",

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -86,29 +85,8 @@ func TestForeignReadersLoseNothing(t *testing.T) {
 	defer func() { watch.Process.Kill(); watch.Wait() }()
 	srv := h.startServe()
 
-	var mu sync.Mutex
-	stored := map[string]bool{}
-	expect := func(ids ...string) {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, id := range ids {
-			stored[id] = true
-		}
-	}
-	deadline := time.Now().Add(duration)
-	var wg sync.WaitGroup
-	loop := func(name string, step func(i int) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; time.Now().Before(deadline); i++ {
-				if err := step(i); err != nil {
-					t.Errorf("%s #%d: %v", name, i, err)
-					return
-				}
-			}
-		}()
-	}
+	w := newWriterLoops(t, duration)
+	deadline, loop, expect := w.deadline, w.loop, w.expect
 	loop("POST", func(i int) error {
 		prefix := fmt.Sprintf("post%05d-", i)
 		var buf bytes.Buffer
@@ -161,21 +139,17 @@ func TestForeignReadersLoseNothing(t *testing.T) {
 		})
 	}
 	// serve must hold its lock on the database file all along.
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	w.wg.Go(func() {
 		for time.Now().Before(deadline) {
 			time.Sleep(500 * time.Millisecond)
-			mu.Lock()
-			posted := len(stored) > 0
-			mu.Unlock()
-			if posted && len(dbLocks(t, srv.cmd.Process.Pid, h.store)) == 0 {
+			if w.storedCount() > 0 && len(dbLocks(t, srv.cmd.Process.Pid, h.store)) == 0 {
 				t.Errorf("audit serve (pid %d) holds no lock on %s: a foreign client may delete its WAL", srv.cmd.Process.Pid, h.store)
 				return
 			}
 		}
-	}()
-	wg.Wait()
+	})
+	w.wait()
+	stored := w.stored
 	if err := srv.stop(); err != nil {
 		t.Errorf("audit serve on SIGTERM: %v\n%s", err, srv.stderr.String())
 	}

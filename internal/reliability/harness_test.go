@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -333,3 +334,55 @@ func seedFile(t *testing.T) string {
 	}
 	return p
 }
+
+// writerLoops runs writers, each a step called again and again on its own
+// goroutine until a deadline, and keeps the ids the writers were told were
+// stored, and how many steps each completed. A failed step ends its loop
+// and the test.
+type writerLoops struct {
+	t        *testing.T
+	deadline time.Time
+	wg       sync.WaitGroup
+
+	mu     sync.Mutex
+	stored map[string]bool // ids whose writer reported success
+	counts map[string]int  // completed steps by loop name
+}
+
+func newWriterLoops(t *testing.T, duration time.Duration) *writerLoops {
+	return &writerLoops{t: t, deadline: time.Now().Add(duration), stored: map[string]bool{}, counts: map[string]int{}}
+}
+
+// expect records ids as stored.
+func (l *writerLoops) expect(ids ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, id := range ids {
+		l.stored[id] = true
+	}
+}
+
+// loop starts step(0), step(1), … until the deadline or an error.
+func (l *writerLoops) loop(name string, step func(i int) error) {
+	l.wg.Go(func() {
+		for i := 0; time.Now().Before(l.deadline); i++ {
+			if err := step(i); err != nil {
+				l.t.Errorf("%s #%d: %v", name, i, err)
+				return
+			}
+			l.mu.Lock()
+			l.counts[name]++
+			l.mu.Unlock()
+		}
+	})
+}
+
+// storedCount is how many ids were reported stored so far.
+func (l *writerLoops) storedCount() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.stored)
+}
+
+// wait waits for every loop to end.
+func (l *writerLoops) wait() { l.wg.Wait() }
