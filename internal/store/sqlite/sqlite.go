@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/audit-cli/audit/internal/audit"
+	"github.com/audit-cli/audit/internal/retry"
 	sqlite3 "github.com/mattn/go-sqlite3"
 )
 
@@ -259,20 +260,7 @@ func (s *Store) setPageSize(ctx context.Context) error {
 // store tries at once, fails at once with SQLITE_BUSY when another process
 // does the same.
 func retryBusy(ctx context.Context, f func() error) error {
-	deadline := time.Now().Add(busyTimeout)
-	wait := time.Millisecond
-	for {
-		err := f()
-		if err == nil || !isBusy(err) || time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 50*time.Millisecond)
-	}
+	return retry.Do(ctx, retry.Policy{For: busyTimeout, First: time.Millisecond, Max: 50 * time.Millisecond, Retryable: isBusy}, f)
 }
 
 // busy reports whether err, from SQLite or from the store, says that
