@@ -19,3 +19,14 @@ func ExactArgs(n int, what string) cobra.PositionalArgs {
 		return nil
 	}
 }
+
+// MinimumArgs requires at least n positional arguments, naming what is
+// expected.
+func MinimumArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < n {
+			return FlagErrorf("%q needs %s (got %d arguments)", cmd.CommandPath(), what, len(args))
+		}
+		return nil
+	}
+}

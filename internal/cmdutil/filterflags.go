@@ -1,12 +1,14 @@
 package cmdutil
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/audit-cli/audit/internal/audit"
+	"github.com/audit-cli/audit/internal/output"
 	"github.com/audit-cli/audit/internal/timeexpr"
 )
 
@@ -120,4 +122,39 @@ func (ff *FilterFlags) Filter(now time.Time, loc *time.Location) (audit.Filter, 
 	}
 	f.After = ff.After
 	return f, period, nil
+}
+
+// Describe returns the active filters as the flags that set them, e.g.
+// `--user jdavis --type security`, or "" when nothing filters.
+func (ff *FilterFlags) Describe() string {
+	var parts []string
+	add := func(flag string, values ...string) {
+		for _, v := range values {
+			if strings.ContainsAny(v, " \t\"'") || v == "" {
+				v = strconv.Quote(v)
+			}
+			parts = append(parts, "--"+flag+" "+v)
+		}
+	}
+	add("user", ff.Users...)
+	add("type", ff.Types...)
+	add("action", ff.Actions...)
+	add("resource", ff.Resources...)
+	add("resource-type", ff.ResourceTypes...)
+	add("ip", ff.IPs...)
+	if ff.Outcome != "" {
+		add("outcome", ff.Outcome)
+	}
+	if ff.Failed {
+		parts = append(parts, "--failed")
+	}
+	for _, f := range []struct{ flag, v string }{{"since", ff.Since}, {"until", ff.Until}, {"period", ff.Period}, {"search", ff.Search}} {
+		if f.v != "" {
+			add(f.flag, f.v)
+		}
+	}
+	if ff.After != 0 {
+		add("after", strconv.FormatInt(ff.After, 10))
+	}
+	return output.Sanitize(strings.Join(parts, " "))
 }

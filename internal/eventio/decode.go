@@ -274,6 +274,12 @@ func decodeJSONL(br *bufio.Reader, skipped int) iter.Seq2[audit.Event, error] {
 				}
 				data = buf
 			}
+			if err != nil && err != io.EOF {
+				// A read error (a truncated gzip stream…) cut the line:
+				// say so rather than report its half as bad JSON.
+				yield(audit.Event{}, &DecodeError{Line: line + 1, Err: err})
+				return
+			}
 			if len(data) > 0 {
 				line++
 				if t := bytes.TrimSpace(data); len(t) > 0 {
@@ -287,12 +293,8 @@ func decodeJSONL(br *bufio.Reader, skipped int) iter.Seq2[audit.Event, error] {
 					}
 				}
 			}
-			if err == io.EOF {
-				return
-			}
 			if err != nil {
-				yield(audit.Event{}, err)
-				return
+				return // io.EOF
 			}
 		}
 	}

@@ -194,8 +194,8 @@ type plainTablePrinter struct {
 }
 
 var (
-	tableHeader = []string{"USER", "ACTION", "IP ADDRESS", "TIME"}
-	wideHeader  = []string{"ID", "USER", "TYPE", "ACTION", "IP ADDRESS", "OUTCOME", "TIME"}
+	tableHeader = []string{"USER", "ACTION", "RESOURCE", "IP ADDRESS", "TIME"}
+	wideHeader  = []string{"ID", "USER", "TYPE", "ACTION", "RESOURCE", "IP ADDRESS", "OUTCOME", "TIME"}
 )
 
 func newPlainTablePrinter(out *sink, opts Options, wide bool) (*plainTablePrinter, error) {
@@ -231,14 +231,14 @@ func (p *plainTablePrinter) Print(e *audit.Event) error {
 	}
 	var row []string
 	if p.wide {
-		row = append(p.scratch[:0], e.ID, loginUser(e), string(e.Type), ActionText(e), e.IP,
+		row = append(p.scratch[:0], e.ID, loginUser(e), string(e.Type), ActionDetails(e), ResourceText(e), e.IP,
 			outcomeText(e), audit.FormatTime(e.Time))
 	} else {
-		action := ActionText(e)
+		action := ActionDetails(e)
 		if e.Outcome == audit.OutcomeFailure {
 			action += failedSuffix
 		}
-		row = append(p.scratch[:0], loginUser(e), action, e.IP, audit.FormatTime(e.Time))
+		row = append(p.scratch[:0], loginUser(e), action, ResourceText(e), e.IP, audit.FormatTime(e.Time))
 	}
 	p.scratch = row
 	if err := writeTSVLine(p.out, row, plainEscape); err != nil {

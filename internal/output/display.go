@@ -63,32 +63,43 @@ func HumanizeResourceType(s string) string {
 	return strings.Join(words, " ")
 }
 
-// ActionText is the plain (uncolored, unescaped, untruncated) text of the
-// ACTION column: the action, then the resource as "Type: resource", then
-// " — " and the details. For example "Updated Server: bbb-node-1 — Changed
-// load_multiplier from 1.0 to 1.5", or "MFA Enabled — Two-factor
-// authentication activated" when there is no resource. It does not mention
-// the outcome; the table adds " (failed)" itself.
+// ActionText is the plain (uncolored, unescaped, untruncated) text of an
+// event in one line, as the web page shows it: the action, then the
+// resource as "Type: resource", then " — " and the details. For example
+// "Updated Server: bbb-node-1 — Changed load_multiplier from 1.0 to 1.5",
+// or "MFA Enabled — Two-factor authentication activated" when there is no
+// resource. It does not mention the outcome.
 func ActionText(e *audit.Event) string {
-	head := e.Action
-	if e.Resource != "" {
-		res := e.Resource
-		if rt := HumanizeResourceType(e.ResourceType); rt != "" {
-			res = rt + ": " + res
-		}
-		if head != "" {
-			head += " "
-		}
-		head += res
-	}
+	return joinDetails(strings.TrimSpace(e.Action+" "+ResourceText(e)), e.Details)
+}
+
+// ActionDetails is the text of the table's ACTION column, which has the
+// RESOURCE column beside it: the action, then " — " and the details, for
+// example "Updated — Changed load_multiplier from 1.0 to 1.5".
+func ActionDetails(e *audit.Event) string { return joinDetails(e.Action, e.Details) }
+
+func joinDetails(head, details string) string {
 	switch {
-	case e.Details == "":
+	case details == "":
 		return head
 	case head == "":
-		return e.Details
+		return details
 	default:
-		return head + " — " + e.Details
+		return head + " — " + details
 	}
+}
+
+// ResourceText is the plain text of the RESOURCE column: the resource as
+// "Type: name", e.g. "Server: bbb-node-1", or just the name when it has no
+// type.
+func ResourceText(e *audit.Event) string {
+	if e.Resource == "" {
+		return ""
+	}
+	if rt := HumanizeResourceType(e.ResourceType); rt != "" {
+		return rt + ": " + e.Resource
+	}
+	return e.Resource
 }
 
 // displayUser is the USER column on a terminal: the display name, or the
@@ -117,9 +128,13 @@ func outcomeText(e *audit.Event) string {
 	return string(e.Outcome)
 }
 
-// failedSuffix marks a failed action in the table, which has no OUTCOME
-// column.
-const failedSuffix = " (failed)"
+// failedSuffix marks a failed action in the piped table, which has no
+// OUTCOME column; failedMark does on a terminal, in its own color, so
+// that a failed login does not look like a delete.
+const (
+	failedSuffix = " (failed)"
+	failedMark   = " ✗ FAILED"
+)
 
 // Sanitize makes s safe to print on a terminal: control characters,
 // escape sequences and bidi overrides are shown escaped, and s stays on one

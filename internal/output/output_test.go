@@ -65,13 +65,13 @@ func assertFits(t *testing.T, out string, width int) {
 	}
 }
 
-const seedTableWide = `USER          ACTION                                                                        IP ADDRESS     TIME
-John Davis    Updated Server: bbb-node-1 — Changed load_multiplier from 1.0 to 1.5          192.168.1.100  Today, 2:34 PM
-Sarah Miller  Created Alert Rule: High CPU Usage — Threshold: CPU > 80%, Severity: Warning  10.0.0.55      Today, 11:22 AM
-John Davis    MFA Enabled — Two-factor authentication activated                             192.168.1.100  Today, 10:15 AM
-Mike Johnson  Portal Access — Successful login via password                                 203.45.67.89   Today, 9:45 AM
-System        Deleted API Key: old-integration — Auto-expired after 365 days                               Yesterday, 12:00 AM
-John Davis    Session Ended — Manual logout                                                 192.168.1.100  Nov 27, 5:30 PM
+const seedTableWide = `USER          ACTION                                             RESOURCE                    IP ADDRESS     TIME
+John Davis    Updated — Changed load_multiplier from 1.0 to 1.5  Server: bbb-node-1          192.168.1.100  Today, 2:34 PM
+Sarah Miller  Created — Threshold: CPU > 80%, Severity: Warning  Alert Rule: High CPU Usage  10.0.0.55      Today, 11:22 AM
+John Davis    MFA Enabled — Two-factor authentication activated                              192.168.1.100  Today, 10:15 AM
+Mike Johnson  Portal Access — Successful login via password                                  203.45.67.89   Today, 9:45 AM
+System        Deleted — Auto-expired after 365 days              API Key: old-integration                   Yesterday, 12:00 AM
+John Davis    Session Ended — Manual logout                                                  192.168.1.100  Nov 27, 5:30 PM
 `
 
 func TestTableTTY(t *testing.T) {
@@ -84,13 +84,13 @@ func TestTableTTY(t *testing.T) {
 
 func TestTableTTYWidth80(t *testing.T) {
 	got := render(t, Options{Format: "table", TTY: true, Width: 80}, seedEvents())
-	want := `USER          ACTION                          IP ADDRESS     TIME
-John Davis    Updated Server: bbb-node-1 — …  192.168.1.100  Today, 2:34 PM
-Sarah Miller  Created Alert Rule: High CPU …  10.0.0.55      Today, 11:22 AM
-John Davis    MFA Enabled — Two-factor auth…  192.168.1.100  Today, 10:15 AM
-Mike Johnson  Portal Access — Successful lo…  203.45.67.89   Today, 9:45 AM
-System        Deleted API Key: old-integrat…                 Yesterday, 12:00 AM
-John Davis    Session Ended — Manual logout   192.168.1.100  Nov 27, 5:30 PM
+	want := `USER    ACTION            RESOURCE            IP ADDRESS     TIME
+John …  Updated — Chang…  Server: bbb-node-1  192.168.1.100  Today, 2:34 PM
+Sarah…  Created — Thres…  Alert Rule: High …  10.0.0.55      Today, 11:22 AM
+John …  MFA Enabled — T…                      192.168.1.100  Today, 10:15 AM
+Mike …  Portal Access —…                      203.45.67.89   Today, 9:45 AM
+System  Deleted — Auto-…  API Key: old-inte…                 Yesterday, 12:00 AM
+John …  Session Ended —…                      192.168.1.100  Nov 27, 5:30 PM
 `
 	assertOutput(t, got, want)
 	assertFits(t, got, 80)
@@ -99,14 +99,14 @@ John Davis    Session Ended — Manual logout   192.168.1.100  Nov 27, 5:30 PM
 func TestTableTTYColor(t *testing.T) {
 	got := render(t, Options{Format: "table", TTY: true, Color: true, Width: 200}, seedEvents())
 	for _, want := range []string{
-		"\x1b[1mUSER",                      // bold header
-		"\x1b[33mUpdated Server: bbb-node", // update: yellow
-		"\x1b[32mCreated Alert Rule",       // create: green
-		"\x1b[35mMFA Enabled",              // security: magenta
-		"\x1b[36mPortal Access",            // login: cyan
-		"\x1b[31mDeleted API Key",          // delete: red
-		"\x1b[36mSession Ended",            // logout: cyan
-		"\x1b[2m192.168.1.100",             // IP: faint
+		"\x1b[1mUSER",               // bold header
+		"\x1b[33mUpdated — Changed", // update: yellow
+		"\x1b[32mCreated — ",        // create: green
+		"\x1b[35mMFA Enabled",       // security: magenta
+		"\x1b[36mPortal Access",     // login: cyan
+		"\x1b[31mDeleted — ",        // delete: red
+		"\x1b[34mSession Ended",     // logout: blue
+		"\x1b[2m192.168.1.100",      // IP: faint
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("colored table lacks %q:\n%q", want, got)
@@ -118,13 +118,13 @@ func TestTableTTYColor(t *testing.T) {
 
 func TestTableTTYTruncate(t *testing.T) {
 	got := render(t, Options{Format: "table", TTY: true, Width: 60}, seedEvents())
-	want := `USER          ACTION      IP ADDRESS     TIME
-John Davis    Updated S…  192.168.1.100  Today, 2:34 PM
-Sarah Miller  Created A…  10.0.0.55      Today, 11:22 AM
-John Davis    MFA Enabl…  192.168.1.100  Today, 10:15 AM
-Mike Johnson  Portal Ac…  203.45.67.89   Today, 9:45 AM
-System        Deleted A…                 Yesterday, 12:00 AM
-John Davis    Session E…  192.168.1.100  Nov 27, 5:30 PM
+	want := `USER    ACTION         …  IP ADDRESS     TIME
+John …  Updated — Ch…  …  192.168.1.100  Today, 2:34 PM
+Sarah…  Created — Th…  …  10.0.0.55      Today, 11:22 AM
+John …  MFA Enabled …     192.168.1.100  Today, 10:15 AM
+Mike …  Portal Acces…     203.45.67.89   Today, 9:45 AM
+System  Deleted — Au…  …                 Yesterday, 12:00 AM
+John …  Session Ende…     192.168.1.100  Nov 27, 5:30 PM
 `
 	assertOutput(t, got, want)
 	for _, width := range []int{30, 45, 50, 60, 70, 80, 100, 120} {
@@ -144,7 +144,7 @@ func TestTableTTYWideCharacters(t *testing.T) {
 	e := seedEvents()[:1]
 	e[0].UserName = "山田太郎"
 	e[0].Details = "設定を変更しました（負荷係数 1.0 → 1.5）"
-	for _, width := range []int{60, 61, 62, 70} {
+	for _, width := range []int{80, 81, 82, 90} {
 		out := render(t, Options{Format: "table", TTY: true, Width: width}, e)
 		assertFits(t, out, width)
 		if !strings.Contains(out, "山田太郎") || !strings.Contains(out, "…") {
@@ -162,37 +162,38 @@ func failedLogin() audit.Event {
 func TestTableTTYFailure(t *testing.T) {
 	events := []audit.Event{failedLogin()}
 	got := render(t, Options{Format: "table", TTY: true, Width: 100}, events)
-	want := `USER        ACTION                                   IP ADDRESS    TIME
-John Davis  Portal Access — Wrong password (failed)  198.51.100.7  Today, 2:38 PM
+	want := `USER        ACTION                                   RESOURCE  IP ADDRESS    TIME
+John Davis  Portal Access — Wrong password ✗ FAILED            198.51.100.7  Today, 2:38 PM
 `
 	assertOutput(t, got, want)
 
 	colored := render(t, Options{Format: "table", TTY: true, Color: true, Width: 100}, events)
-	if !strings.Contains(colored, "\x1b[31mPortal Access — Wrong password\x1b[0m\x1b[31;1m (failed)\x1b[") {
-		t.Errorf("failure not red, suffix not red bold: %q", colored)
+	// The action keeps its type's color (login: cyan), the mark is red bold.
+	if !strings.Contains(colored, "\x1b[36mPortal Access — Wrong password\x1b[0m\x1b[31;1m ✗ FAILED\x1b[") {
+		t.Errorf("failure not marked red bold beside a login-colored action: %q", colored)
 	}
 
 	// Truncation keeps the failure visible.
 	narrow := render(t, Options{Format: "table", TTY: true, Width: 60}, events)
 	assertFits(t, narrow, 60)
-	if !strings.Contains(narrow, "… (failed)") {
+	if !strings.Contains(narrow, "… ✗ FAILED") {
 		t.Errorf("truncated failure lost its mark: %q", narrow)
 	}
 
 	plain := render(t, Options{Format: "table"}, events)
-	assertOutput(t, plain, "USER\tACTION\tIP ADDRESS\tTIME\n"+
-		"jdavis\tPortal Access — Wrong password (failed)\t198.51.100.7\t2026-12-01T19:38:00Z\n")
+	assertOutput(t, plain, "USER\tACTION\tRESOURCE\tIP ADDRESS\tTIME\n"+
+		"jdavis\tPortal Access — Wrong password (failed)\t\t198.51.100.7\t2026-12-01T19:38:00Z\n")
 }
 
 func TestTablePlain(t *testing.T) {
 	got := render(t, Options{Format: "table"}, seedEvents())
-	want := "USER\tACTION\tIP ADDRESS\tTIME\n" +
-		"jdavis\tUpdated Server: bbb-node-1 — Changed load_multiplier from 1.0 to 1.5\t192.168.1.100\t2026-12-01T19:34:00Z\n" +
-		"smiller\tCreated Alert Rule: High CPU Usage — Threshold: CPU > 80%, Severity: Warning\t10.0.0.55\t2026-12-01T16:22:00Z\n" +
-		"jdavis\tMFA Enabled — Two-factor authentication activated\t192.168.1.100\t2026-12-01T15:15:00Z\n" +
-		"mjohnson\tPortal Access — Successful login via password\t203.45.67.89\t2026-12-01T14:45:00Z\n" +
-		"system\tDeleted API Key: old-integration — Auto-expired after 365 days\t\t2026-11-30T05:00:00Z\n" +
-		"jdavis\tSession Ended — Manual logout\t192.168.1.100\t2026-11-27T22:30:00Z\n"
+	want := "USER\tACTION\tRESOURCE\tIP ADDRESS\tTIME\n" +
+		"jdavis\tUpdated — Changed load_multiplier from 1.0 to 1.5\tServer: bbb-node-1\t192.168.1.100\t2026-12-01T19:34:00Z\n" +
+		"smiller\tCreated — Threshold: CPU > 80%, Severity: Warning\tAlert Rule: High CPU Usage\t10.0.0.55\t2026-12-01T16:22:00Z\n" +
+		"jdavis\tMFA Enabled — Two-factor authentication activated\t\t192.168.1.100\t2026-12-01T15:15:00Z\n" +
+		"mjohnson\tPortal Access — Successful login via password\t\t203.45.67.89\t2026-12-01T14:45:00Z\n" +
+		"system\tDeleted — Auto-expired after 365 days\tAPI Key: old-integration\t\t2026-11-30T05:00:00Z\n" +
+		"jdavis\tSession Ended — Manual logout\t\t192.168.1.100\t2026-11-27T22:30:00Z\n"
 	assertOutput(t, got, want)
 
 	// Not a terminal: no colors even when asked, no truncation.
@@ -213,15 +214,15 @@ func TestTableEmpty(t *testing.T) {
 func TestWideTTY(t *testing.T) {
 	// wide is never truncated, whatever the width.
 	got := render(t, Options{Format: "wide", TTY: true, Width: 80}, append(seedEvents()[:2], failedLogin()))
-	want := `ID        USER          TYPE    ACTION                                                                        IP ADDRESS     OUTCOME  TIME
-evt-0006  John Davis    update  Updated Server: bbb-node-1 — Changed load_multiplier from 1.0 to 1.5          192.168.1.100  success  Today, 2:34 PM
-evt-0005  Sarah Miller  create  Created Alert Rule: High CPU Usage — Threshold: CPU > 80%, Severity: Warning  10.0.0.55      success  Today, 11:22 AM
-evt-0007  John Davis    login   Portal Access — Wrong password                                                198.51.100.7   failure  Today, 2:38 PM
+	want := `ID        USER          TYPE    ACTION                                             RESOURCE                    IP ADDRESS     OUTCOME  TIME
+evt-0006  John Davis    update  Updated — Changed load_multiplier from 1.0 to 1.5  Server: bbb-node-1          192.168.1.100  success  Today, 2:34 PM
+evt-0005  Sarah Miller  create  Created — Threshold: CPU > 80%, Severity: Warning  Alert Rule: High CPU Usage  10.0.0.55      success  Today, 11:22 AM
+evt-0007  John Davis    login   Portal Access — Wrong password                                                 198.51.100.7   failure  Today, 2:38 PM
 `
 	assertOutput(t, got, want)
 
 	colored := render(t, Options{Format: "wide", TTY: true, Color: true}, []audit.Event{failedLogin()})
-	for _, s := range []string{"\x1b[36mlogin", "\x1b[31mPortal Access", "\x1b[31;1mfailure"} {
+	for _, s := range []string{"\x1b[36mlogin", "\x1b[36mPortal Access", "\x1b[31;1mfailure"} {
 		if !strings.Contains(colored, s) {
 			t.Errorf("colored wide lacks %q: %q", s, colored)
 		}
@@ -230,10 +231,10 @@ evt-0007  John Davis    login   Portal Access — Wrong password                
 
 func TestWidePlain(t *testing.T) {
 	got := render(t, Options{Format: "wide"}, append(seedEvents()[4:], failedLogin()))
-	want := "ID\tUSER\tTYPE\tACTION\tIP ADDRESS\tOUTCOME\tTIME\n" +
-		"evt-0002\tsystem\tdelete\tDeleted API Key: old-integration — Auto-expired after 365 days\t\tsuccess\t2026-11-30T05:00:00Z\n" +
-		"evt-0001\tjdavis\tlogout\tSession Ended — Manual logout\t192.168.1.100\tsuccess\t2026-11-27T22:30:00Z\n" +
-		"evt-0007\tjdavis\tlogin\tPortal Access — Wrong password\t198.51.100.7\tfailure\t2026-12-01T19:38:00Z\n"
+	want := "ID\tUSER\tTYPE\tACTION\tRESOURCE\tIP ADDRESS\tOUTCOME\tTIME\n" +
+		"evt-0002\tsystem\tdelete\tDeleted — Auto-expired after 365 days\tAPI Key: old-integration\t\tsuccess\t2026-11-30T05:00:00Z\n" +
+		"evt-0001\tjdavis\tlogout\tSession Ended — Manual logout\t\t192.168.1.100\tsuccess\t2026-11-27T22:30:00Z\n" +
+		"evt-0007\tjdavis\tlogin\tPortal Access — Wrong password\t\t198.51.100.7\tfailure\t2026-12-01T19:38:00Z\n"
 	assertOutput(t, got, want)
 }
 
@@ -288,7 +289,7 @@ func TestStreamTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	header := "USER              ACTION                    IP ADDRESS       TIME\n"
+	header := "USER          ACTION            RESOURCE    IP ADDRESS       TIME\n"
 	assertOutput(t, under.String(), header)
 
 	events := seedEvents()
@@ -308,9 +309,9 @@ func TestStreamTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := header +
-		"John Davis        Updated Server: bbb-nod…  192.168.1.100    Today, 2:34 PM\n" +
-		"John Davis        Session Ended — Manual …  192.168.1.100    Nov 27, 5:30 PM\n" +
-		"John Davis        Updated Server:…  2001:db8:85a3::8a2e:370:7334  Today, 2:34 PM\n"
+		"John Davis    Updated — Chang…  Server: b…  192.168.1.100    Today, 2:34 PM\n" +
+		"John Davis    Session Ended —…              192.168.1.100    Nov 27, 5:30 PM\n" +
+		"John Davis    Updated — Chang…  S…  2001:db8:85a3::8a2e:370:7334  Today, 2:34 PM\n"
 	assertOutput(t, under.String(), want)
 	assertFits(t, under.String(), 80)
 }
@@ -321,7 +322,7 @@ func TestStreamPlainHeaderAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertOutput(t, b.String(), "USER\tACTION\tIP ADDRESS\tTIME\n")
+	assertOutput(t, b.String(), "USER\tACTION\tRESOURCE\tIP ADDRESS\tTIME\n")
 	e := seedEvents()[0]
 	if err := p.Print(&e); err != nil {
 		t.Fatal(err)

@@ -38,8 +38,9 @@ type column struct {
 
 var (
 	tableColumns = []column{
-		{header: "USER", shrink: 2, min: 6, fixed: 16},
-		{header: "ACTION", shrink: 1, min: 10},
+		{header: "USER", shrink: 3, min: 6, fixed: 16},
+		{header: "ACTION", shrink: 2, min: 16},
+		{header: "RESOURCE", shrink: 1, min: 18, fixed: 20},
 		{header: "IP ADDRESS", fixed: 15},
 		{header: "TIME", fixed: 19},
 	}
@@ -48,6 +49,7 @@ var (
 		{header: "USER", fixed: 16},
 		{header: "TYPE", fixed: 8},
 		{header: "ACTION", min: 30},
+		{header: "RESOURCE", fixed: 24},
 		{header: "IP ADDRESS", fixed: 15},
 		{header: "OUTCOME", fixed: 7},
 		{header: "TIME", fixed: 19},
@@ -57,6 +59,10 @@ var (
 // streamRestWidth is the width of the flexible column in stream mode when
 // the terminal width is unknown.
 const streamRestWidth = 40
+
+// streamMinWidth is how narrow stream mode makes a truncatable fixed
+// column on a narrow terminal.
+const streamMinWidth = 10
 
 // cell is one cell of the terminal table: escaped plain text, a suffix that
 // is never truncated, and their colors (nil: plain).
@@ -91,7 +97,7 @@ func newStyles(on bool) styles {
 		failedBold: c(color.FgRed, color.Bold),
 		types: map[audit.Type]*color.Color{
 			audit.TypeLogin:    c(color.FgCyan),
-			audit.TypeLogout:   c(color.FgCyan),
+			audit.TypeLogout:   c(color.FgBlue),
 			audit.TypeCreate:   c(color.FgGreen),
 			audit.TypeUpdate:   c(color.FgYellow),
 			audit.TypeDelete:   c(color.FgRed),
@@ -142,7 +148,7 @@ func newTablePrinter(out *sink, opts Options, wide bool) (*tablePrinter, error) 
 	} else {
 		p.truncate = opts.Width > 0
 	}
-	for rank := 1; rank <= 2; rank++ {
+	for rank := 1; rank <= 3; rank++ {
 		for i, c := range p.cols {
 			if c.shrink == rank {
 				p.shrinks = append(p.shrinks, i)
@@ -177,6 +183,18 @@ func (p *tablePrinter) streamWidths() []int {
 		rest -= c.fixed
 	}
 	if flex >= 0 {
+		if p.opts.Width > 0 && rest < p.cols[flex].min {
+			// A narrow terminal: the truncatable fixed columns give up
+			// cells, in their order, down to streamMinWidth.
+			for _, i := range p.shrinks {
+				if i == flex {
+					continue
+				}
+				cut := min(p.cols[flex].min-rest, ws[i]-min(streamMinWidth, ws[i]))
+				ws[i] -= cut
+				rest += cut
+			}
+		}
 		switch {
 		case p.opts.Width <= 0:
 			rest = max(streamRestWidth, p.cols[flex].min)
@@ -287,20 +305,19 @@ func (p *tablePrinter) writeHeader() error {
 
 // cells renders an event as the cells of one row.
 func (p *tablePrinter) cells(e *audit.Event) []cell {
+	// The action keeps its type's color; a failure is marked apart, so
+	// that a failed login is not read as a delete.
 	failed := e.Outcome == audit.OutcomeFailure
-	actionStyle := p.styles.types[e.Type]
-	if failed && p.styles.failed != nil {
-		actionStyle = p.styles.failed
-	}
 	user := cell{text: escapeDisplay(displayUser(e), false)}
-	action := cell{text: escapeDisplay(ActionText(e), false), style: actionStyle}
+	action := cell{text: escapeDisplay(ActionDetails(e), false), style: p.styles.types[e.Type]}
+	resource := cell{text: escapeDisplay(ResourceText(e), false)}
 	ip := cell{text: escapeDisplay(e.IP, false), style: p.styles.ip}
 	when := cell{text: FormatDisplayTime(e.Time, p.opts.Now, p.opts.Location)}
 	if !p.wide {
 		if failed {
-			action.suffix, action.suffixStyle = failedSuffix, p.styles.failedBold
+			action.suffix, action.suffixStyle = failedMark, p.styles.failedBold
 		}
-		return []cell{user, action, ip, when}
+		return []cell{user, action, resource, ip, when}
 	}
 	outcome := cell{text: escapeDisplay(outcomeText(e), false)}
 	if failed {
@@ -311,6 +328,7 @@ func (p *tablePrinter) cells(e *audit.Event) []cell {
 		user,
 		{text: escapeDisplay(string(e.Type), false), style: p.styles.types[e.Type]},
 		action,
+		resource,
 		ip,
 		outcome,
 		when,

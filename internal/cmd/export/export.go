@@ -156,6 +156,11 @@ func (opts *ExportOptions) validate() error {
 	if !toStdout && strings.HasSuffix(opts.Output, string(filepath.Separator)) {
 		return cmdutil.FlagErrorf("invalid --output %q: want a file name, not a directory", opts.Output)
 	}
+	if !toStdout {
+		if err := checkOutputName(opts.Output, opts.Format); err != nil {
+			return err
+		}
+	}
 	if opts.CursorFile != "" {
 		if opts.Reverse {
 			return cmdutil.FlagErrorf("--cursor-file exports oldest first; do not combine it with --reverse")
@@ -163,6 +168,37 @@ func (opts *ExportOptions) validate() error {
 		if opts.Filter.After != 0 {
 			return cmdutil.FlagErrorf("--cursor-file sets where to start; do not combine it with --after")
 		}
+	}
+	return nil
+}
+
+// outputFormatNames are the -o values of list; given to export's -o, which
+// takes a file name, they are a format meant for --format.
+var outputFormatNames = []string{"csv", "tsv", "json", "jsonl", "table", "wide", "template"}
+
+// checkOutputName refuses an -o that cannot be what the user meant, before
+// any file is created: a format name instead of a file name, or a file
+// name whose extension says a format export does not write (unless
+// --format says which to write).
+func checkOutputName(name, format string) error {
+	if slices.Contains(outputFormatNames, strings.ToLower(name)) {
+		hint := "--format " + strings.ToLower(name)
+		if !slices.Contains(Formats, strings.ToLower(name)) {
+			hint = "--format csv, jsonl or json"
+		}
+		return cmdutil.FlagErrorf("-o takes a file name for export, not a format: did you mean %s (or -o FILE.%s)?", hint, Formats[0])
+	}
+	if format != "" {
+		return nil
+	}
+	base := strings.ToLower(filepath.Base(name))
+	base = strings.TrimSuffix(base, ".gz")
+	ext := filepath.Ext(base)
+	if ext == "" || !strings.ContainsAny(ext, "abcdefghijklmnopqrstuvwxyz") || strings.ContainsAny(ext, "{}") {
+		return nil // no extension, or a date-like ".11": the format defaults to csv
+	}
+	if !slices.Contains(Formats, ext[1:]) {
+		return cmdutil.FlagErrorf("unknown extension %q in -o %s (known: .csv, .jsonl, .json, each optionally .gz; or give --format)", ext, name)
 	}
 	return nil
 }

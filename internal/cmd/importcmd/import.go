@@ -16,6 +16,7 @@ import (
 	"github.com/audit-cli/audit/internal/audit"
 	"github.com/audit-cli/audit/internal/cmdutil"
 	"github.com/audit-cli/audit/internal/eventio"
+	"github.com/audit-cli/audit/internal/ingest"
 	"github.com/audit-cli/audit/internal/iostreams"
 )
 
@@ -51,9 +52,14 @@ nothing, and the error names its line. Importing the same events twice
 stores them once (by id; an event without an id gets one derived from its
 content). The summary says how many events were added and how many were
 already stored. An event more than 5 minutes in the future (by this
-machine's clock) is an error unless --allow-future is given.`,
+machine's clock) is an error unless --allow-future is given.
+
+Compressed input is read as it is, from a file or standard input: gzip
+(what "audit export -o FILE.gz" writes) and zstd are recognised by their
+first bytes, whatever the file is called.`,
 		Example: `  audit import events.jsonl
-  zcat archive.jsonl.gz | audit import -
+  audit import audit-2026-W47.jsonl.gz
+  curl -s https://archive.example/audit.jsonl.zst | audit import -
   audit import --format csv audit-2026-W47.csv`,
 		Args: cmdutil.ExactArgs(1, "a FILE to import, or - for standard input"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -83,6 +89,12 @@ func importRun(cmd *cobra.Command, opts *ImportOptions) error {
 		defer f.Close()
 		r, name = f, opts.File
 	}
+	rc, err := ingest.Decompress(r)
+	if err != nil {
+		return fmt.Errorf("import %s: %w (nothing was stored)", name, err)
+	}
+	defer rc.Close()
+	r = rc
 	st, err := opts.Store()
 	if err != nil {
 		return err

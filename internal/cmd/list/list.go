@@ -129,6 +129,15 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 		}
 		fmt.Fprintf(opts.IO.ErrOut, "Showing the %s %d; more events match (-n N shows more, -n 0 all).\n", which, n)
 	}
+	if n == 0 && opts.IO.IsStdoutTTY() {
+		// On a terminal an empty answer is said, not left blank; piped,
+		// no output is the answer.
+		note := "No events match."
+		if active := opts.Filter.Describe(); active != "" {
+			note = "No events match " + active + "."
+		}
+		fmt.Fprintln(opts.IO.ErrOut, note)
+	}
 	if n == 0 && opts.ExitStatus {
 		return &cmdutil.ExitError{Code: 1}
 	}

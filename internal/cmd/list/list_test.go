@@ -56,12 +56,12 @@ func TestListTTY(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "" +
-		"USER          ACTION                                             IP ADDRESS     TIME\n" +
-		"John Davis    Updated Server: bbb-node-1 — Changed load_multip…  192.168.1.100  Today, 2:34 PM\n" +
-		"Sarah Miller  Created Alert Rule: High CPU Usage — Threshold: …  10.0.0.55      Today, 11:22 AM\n" +
-		"John Davis    MFA Enabled — Two-factor authentication activated  192.168.1.100  Today, 10:15 AM\n" +
-		"Mike Johnson  Portal Access — Successful login via password      203.45.67.89   Today, 9:45 AM\n" +
-		"System        Deleted API Key: old-integration — Auto-expired …                 Yesterday, 12:00 AM\n" +
+		"USER          ACTION                         RESOURCE            IP ADDRESS     TIME\n" +
+		"John Davis    Updated — Changed load_multi…  Server: bbb-node-1  192.168.1.100  Today, 2:34 PM\n" +
+		"Sarah Miller  Created — Threshold: CPU > 8…  Alert Rule: High …  10.0.0.55      Today, 11:22 AM\n" +
+		"John Davis    MFA Enabled — Two-factor aut…                      192.168.1.100  Today, 10:15 AM\n" +
+		"Mike Johnson  Portal Access — Successful l…                      203.45.67.89   Today, 9:45 AM\n" +
+		"System        Deleted — Auto-expired after…  API Key: old-inte…                 Yesterday, 12:00 AM\n" +
 		"John Davis    Session Ended — Manual logout                      192.168.1.100  Nov 27 2025, 5:30 PM\n"
 	if out != want {
 		t.Errorf("TTY table:\n got:\n%s\nwant:\n%s", out, want)
@@ -80,8 +80,8 @@ func TestListNotTTY(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "USER\tACTION\tIP ADDRESS\tTIME\n" +
-		"jdavis\tMFA Enabled — Two-factor authentication activated\t192.168.1.100\t2026-11-26T10:15:00Z\n"
+	want := "USER\tACTION\tRESOURCE\tIP ADDRESS\tTIME\n" +
+		"jdavis\tMFA Enabled — Two-factor authentication activated\t\t192.168.1.100\t2026-11-26T10:15:00Z\n"
 	if out != want {
 		t.Errorf("piped table:\n got: %q\nwant: %q", out, want)
 	}
@@ -96,8 +96,8 @@ func TestListLimitNote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "jdavis\tSession Ended — Manual logout\t192.168.1.100\t2025-11-27T17:30:00Z\n" +
-		"system\tDeleted API Key: old-integration — Auto-expired after 365 days\t\t2026-11-25T00:00:00Z\n"
+	want := "jdavis\tSession Ended — Manual logout\t\t192.168.1.100\t2025-11-27T17:30:00Z\n" +
+		"system\tDeleted — Auto-expired after 365 days\tAPI Key: old-integration\t\t2026-11-25T00:00:00Z\n"
 	if out != want {
 		t.Errorf("got %q, want %q", out, want)
 	}
@@ -122,5 +122,36 @@ func TestListBadSince(t *testing.T) {
 	var flagErr *cmdutil.FlagError
 	if !errors.As(err, &flagErr) {
 		t.Fatalf("err = %v, want a FlagError", err)
+	}
+}
+
+func TestListNoMatchIsSaidOnTerminal(t *testing.T) {
+	filter := func(o *ListOptions) {
+		o.Filter.Users = []string{"nobody"}
+		o.Filter.Types = []string{"security"}
+		o.Filter.Search = "two words"
+	}
+	out, errOut, err := run(t, seededStore(t), true, filter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != "" {
+		t.Errorf("stdout = %q, want nothing", out)
+	}
+	if want := "No events match --user nobody --type security --search \"two words\".\n"; errOut != want {
+		t.Errorf("stderr = %q, want %q", errOut, want)
+	}
+
+	// Piped, an empty answer is empty: scripts test for no output.
+	out, errOut, err = run(t, seededStore(t), false, filter)
+	if err != nil || out != "" || errOut != "" {
+		t.Errorf("piped: stdout %q, stderr %q, err %v; want all empty", out, errOut, err)
+	}
+
+	// --exit-status still decides the status.
+	_, _, err = run(t, seededStore(t), true, func(o *ListOptions) { filter(o); o.ExitStatus = true })
+	var ee *cmdutil.ExitError
+	if !errors.As(err, &ee) || ee.Code != 1 {
+		t.Errorf("--exit-status: err = %v, want exit 1", err)
 	}
 }

@@ -2,6 +2,7 @@
 package show
 
 import (
+	"errors"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -21,7 +22,7 @@ type ShowOptions struct {
 	Now      func() time.Time
 	Location *time.Location
 
-	ID     string
+	IDs    []string
 	Output cmdutil.OutputFlags
 }
 
@@ -29,15 +30,20 @@ type ShowOptions struct {
 func NewCmdShow(f *cmdutil.Factory, runF func(*ShowOptions) error) *cobra.Command {
 	opts := &ShowOptions{IO: f.IOStreams, Store: f.Store, Now: f.Now}
 	cmd := &cobra.Command{
-		Use:   "show ID",
-		Short: "Show one audit event in full",
+		Use:   "show ID...",
+		Short: "Show audit events in full",
 		Long: `Show every field of one audit event: id, seq, time, user, type, action,
-resource, details, IP address, outcome and its hash-chain value.`,
+resource, details, IP address, outcome and its hash-chain value.
+
+With -o json one event prints as one JSON object; several IDs print one
+object a line (JSON Lines), in the order given. An ID that is not stored
+is an error after the others are printed.`,
 		Example: `  audit show 01937c3e-8a4b-7d2e-9f1a-2b3c4d5e6f70
-  audit show 01937c3e-8a4b-7d2e-9f1a-2b3c4d5e6f70 -o json`,
-		Args: cmdutil.ExactArgs(1, "one event ID"),
+  audit show 01937c3e-8a4b-7d2e-9f1a-2b3c4d5e6f70 -o json | jq .details
+  audit list --failed -n 3 -o template --template '{{.ID}}{{"\n"}}' | xargs audit show`,
+		Args: cmdutil.MinimumArgs(1, "one or more event IDs"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.ID = args[0]
+			opts.IDs = args
 			opts.Location = f.Location()
 			if !cmd.Flags().Changed("output") {
 				opts.Output.Format = "" // key: value form unless a format is asked for
@@ -59,20 +65,50 @@ func showRun(cmd *cobra.Command, opts *ShowOptions) error {
 	if err != nil {
 		return err
 	}
-	e, err := st.Get(cmd.Context(), opts.ID)
-	if err != nil {
-		return err
+	if opts.Output.Format == "json" {
+		// One event is one object, not an array of one; several are
+		// JSON Lines.
+		opts.Output.Format = "jsonl"
 	}
+	var p output.Printer
 	if opts.Output.Format != "" {
-		p, err := opts.Output.Printer(opts.IO, opts.Now(), opts.Location, false)
+		if p, err = opts.Output.Printer(opts.IO, opts.Now(), opts.Location, false); err != nil {
+			return err
+		}
+	}
+	var missing error
+	for i, id := range opts.IDs {
+		e, err := st.Get(cmd.Context(), id)
+		if errors.Is(err, audit.ErrNotFound) && len(opts.IDs) > 1 {
+			missing = errors.Join(missing, err)
+			continue
+		}
 		if err != nil {
 			return err
 		}
-		if err := p.Print(&e); err != nil {
+		if p != nil {
+			if err := p.Print(&e); err != nil {
+				return err
+			}
+			continue
+		}
+		if i > 0 {
+			fmt.Fprintln(opts.IO.Out)
+		}
+		if err := showFields(opts, &e); err != nil {
 			return err
 		}
-		return p.Close()
 	}
+	if p != nil {
+		if err := p.Close(); err != nil {
+			return err
+		}
+	}
+	return missing
+}
+
+// showFields prints e as "Field: value" lines.
+func showFields(opts *ShowOptions, e *audit.Event) error {
 	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
 	when := audit.FormatTime(e.Time)
 	if opts.IO.IsStdoutTTY() {

@@ -501,11 +501,11 @@ func TestTerminalTableHasOneHeaderAndFixedColumns(t *testing.T) {
 	if err := wait(); err != nil {
 		t.Fatal(err)
 	}
-	want := `USER              ACTION                                        IP ADDRESS       TIME
-John Davis        Updated Server: bbb-node-1 — change 4         192.168.1.100    Today, 2:04 PM
-John Davis        Updated Server: bbb-node-1 — change 5         192.168.1.100    Today, 2:05 PM
-John Davis        MFA Disabled Server: bbb-node-1 — … (failed)  192.168.1.100    Today, 2:06 PM
-John Davis        Updated Server: bbb-node-1 — change 7         192.168.1.100    Today, 2:07 PM
+	want := `USER              ACTION                  RESOURCE              IP ADDRESS       TIME
+John Davis        Updated — change 4      Server: bbb-node-1    192.168.1.100    Today, 2:04 PM
+John Davis        Updated — change 5      Server: bbb-node-1    192.168.1.100    Today, 2:05 PM
+John Davis        MFA Disabled… ✗ FAILED  Server: bbb-node-1    192.168.1.100    Today, 2:06 PM
+John Davis        Updated — change 7      Server: bbb-node-1    192.168.1.100    Today, 2:07 PM
 `
 	if got := out.String(); got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
@@ -521,9 +521,9 @@ func TestPipedTableIsPlain(t *testing.T) {
 	if err := run(t, context.Background(), opts)(); err != nil {
 		t.Fatal(err)
 	}
-	want := "USER\tACTION\tIP ADDRESS\tTIME\n" +
-		"jdavis\tUpdated Server: bbb-node-1 — change 2\t192.168.1.100\t2026-11-26T14:02:00Z\n" +
-		"jdavis\tMFA Disabled Server: bbb-node-1 — change 3 (failed)\t192.168.1.100\t2026-11-26T14:03:00Z\n"
+	want := "USER\tACTION\tRESOURCE\tIP ADDRESS\tTIME\n" +
+		"jdavis\tUpdated — change 2\tServer: bbb-node-1\t192.168.1.100\t2026-11-26T14:02:00Z\n" +
+		"jdavis\tMFA Disabled — change 3 (failed)\tServer: bbb-node-1\t192.168.1.100\t2026-11-26T14:03:00Z\n"
 	if got := out.String(); got != want {
 		t.Errorf("got:\n%q\nwant:\n%q", got, want)
 	}
