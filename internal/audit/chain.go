@@ -14,7 +14,10 @@ var Genesis = make([]byte, sha256.Size)
 // Canonical returns the canonical encoding of e that the hash chain covers:
 // each of seq, id, time (RFC 3339 UTC), user, user_name, type, action,
 // resource_type, resource, details, ip and outcome, in that order, written
-// as its byte length in decimal, a colon, the bytes, and a newline.
+// as its byte length in decimal, a colon, the bytes, and a newline. An
+// event from another producer (source other than "audit", or a raw record)
+// has two more fields: source and raw. Events recorded before those fields
+// existed keep the hashes they had.
 // docs/integrity.md documents it for independent verifiers.
 func (e *Event) Canonical() []byte {
 	return appendCanonical(make([]byte, 0, canonicalSize(e)), e, e.Seq)
@@ -29,7 +32,8 @@ func (e *Event) CanonicalTail() []byte {
 // canonicalSize is a little more than the size of e's canonical encoding.
 func canonicalSize(e *Event) int {
 	return 12*8 + 20 + 40 + len(e.ID) + len(e.User) + len(e.UserName) + len(e.Type) + len(e.Action) +
-		len(e.ResourceType) + len(e.Resource) + len(e.Details) + len(e.IP) + len(e.Outcome)
+		len(e.ResourceType) + len(e.Resource) + len(e.Details) + len(e.IP) + len(e.Outcome) +
+		len(e.Source) + len(e.Raw)
 }
 
 // Chain computes hash chains: hash_n = H(hash_{n-1} || Canonical(event_n)),

@@ -5,9 +5,12 @@
 package audit
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"iter"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -82,12 +85,46 @@ type Event struct {
 	IP           string    `json:"ip"`
 	Outcome      Outcome   `json:"outcome"`
 	Hash         string    `json:"hash"`
+	// Source is the producer format the event was imported from (Sources);
+	// SourceAudit for events recorded or imported in audit's own format.
+	Source string `json:"source"`
+	// Raw is the producer's original record as compact JSON (an object, or
+	// for auditd a string of its lines), kept by the importers; empty for
+	// events recorded directly. It is covered by the hash chain.
+	Raw json.RawMessage `json:"raw,omitempty"`
 }
 
+// The producer formats events are imported from.
+const (
+	SourceAudit      = "audit"
+	SourceCloudTrail = "cloudtrail"
+	SourceKubernetes = "kubernetes"
+	SourceGitHub     = "github"
+	SourceAuditd     = "auditd"
+	SourceJournald   = "journald"
+)
+
+// Sources lists every valid Source.
+var Sources = []string{SourceAudit, SourceCloudTrail, SourceKubernetes, SourceGitHub, SourceAuditd, SourceJournald}
+
+// ParseSource returns the Source named by s (case-insensitive).
+func ParseSource(s string) (string, error) {
+	src := strings.ToLower(strings.TrimSpace(s))
+	if !slices.Contains(Sources, src) {
+		return "", fmt.Errorf("unknown source %q (accepted: %s)", s, strings.Join(Sources, ", "))
+	}
+	return src, nil
+}
+
+// MaxRawLen bounds the original record an event keeps, in bytes: large
+// enough for a CloudTrail record or a Kubernetes event with its request
+// object, small enough that one record cannot bloat the store.
+const MaxRawLen = 256 << 10
+
 // Fields lists the event's field names in their canonical order: the JSON
-// names and the CSV header.
+// names and the CSV header. raw, never in CSV, is not among them.
 var Fields = []string{"id", "seq", "time", "user", "user_name", "type", "action",
-	"resource_type", "resource", "details", "ip", "outcome", "hash"}
+	"resource_type", "resource", "details", "ip", "outcome", "hash", "source"}
 
 // Size limits of the text fields, in bytes. Larger values are rejected on
 // ingest so that one bad producer cannot bloat the store.
@@ -106,7 +143,15 @@ func (e *Event) Values() []string {
 		seq = fmt.Sprint(e.Seq)
 	}
 	return []string{e.ID, seq, FormatTime(e.Time), e.User, e.UserName, string(e.Type),
-		e.Action, e.ResourceType, e.Resource, e.Details, e.IP, string(e.Outcome), e.Hash}
+		e.Action, e.ResourceType, e.Resource, e.Details, e.IP, string(e.Outcome), e.Hash, e.SourceName()}
+}
+
+// SourceName is e.Source, or SourceAudit when it is not set.
+func (e *Event) SourceName() string {
+	if e.Source == "" {
+		return SourceAudit
+	}
+	return e.Source
 }
 
 // FormatTime renders t as RFC 3339 in UTC, with a fraction only where t has one.
@@ -134,6 +179,16 @@ func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
 func (e *Event) Normalize() error {
 	if e.Outcome == "" {
 		e.Outcome = OutcomeSuccess
+	}
+	src, err := ParseSource(e.SourceName())
+	if err != nil {
+		return &FieldError{"source", err.Error()}
+	}
+	e.Source = src
+	if len(e.Raw) > 0 {
+		if err := normalizeRaw(&e.Raw); err != nil {
+			return err
+		}
 	}
 	e.Time = e.Time.UTC()
 	if err := validID(e.ID); err != nil {
@@ -182,6 +237,27 @@ func (e *Event) Normalize() error {
 		}
 		e.IP = a.Unmap().String()
 	}
+	return nil
+}
+
+// normalizeRaw checks that raw is one JSON value within MaxRawLen and
+// compacts it, so that the chain covers its content, not its spacing.
+func normalizeRaw(raw *json.RawMessage) error {
+	if len(*raw) > MaxRawLen {
+		return &FieldError{"raw", fmt.Sprintf("%d bytes is longer than the limit of %d", len(*raw), MaxRawLen)}
+	}
+	if !utf8.Valid(*raw) {
+		return &FieldError{"raw", "not valid UTF-8"}
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, *raw); err != nil {
+		return &FieldError{"raw", "not a JSON value"}
+	}
+	if b.String() == "null" {
+		*raw = nil
+		return nil
+	}
+	*raw = b.Bytes()
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +31,7 @@ type Filter struct {
 	ResourceTypes []string       // resource type
 	IPs           []netip.Prefix // client address within any of these prefixes
 	Outcome       Outcome        // "" for both
+	Sources       []string       // any of these producer formats (Sources)
 	Since         time.Time      // inclusive
 	Until         time.Time      // exclusive
 	Search        string         // substring of action, resource or details
@@ -96,6 +98,9 @@ func (f *Filter) Match(e *Event) bool {
 		}
 	}
 	if f.Outcome != "" && f.Outcome != e.Outcome {
+		return false
+	}
+	if len(f.Sources) > 0 && !slices.Contains(f.Sources, e.SourceName()) {
 		return false
 	}
 	if !f.Since.IsZero() && e.Time.Before(f.Since) {
@@ -178,6 +183,9 @@ func (f *Filter) Values() url.Values {
 	if f.Outcome != "" {
 		v.Set("outcome", string(f.Outcome))
 	}
+	for _, src := range f.Sources {
+		v.Add("source", src)
+	}
 	if !f.Since.IsZero() {
 		v.Set("since", FormatTime(f.Since))
 	}
@@ -210,7 +218,7 @@ func ParseValues(v url.Values) (Filter, error) {
 		return Filter{}, fmt.Errorf("%w: parameter %s: %v", ErrInvalid, name, err)
 	}
 	known := map[string]bool{"user": true, "type": true, "action": true, "resource": true,
-		"resource_type": true, "ip": true, "outcome": true, "since": true, "until": true,
+		"resource_type": true, "ip": true, "outcome": true, "source": true, "since": true, "until": true,
 		"search": true, "after": true, "before": true, "limit": true, "order": true}
 	for k := range v {
 		if !known[k] {
@@ -243,6 +251,15 @@ func ParseValues(v url.Values) (Filter, error) {
 			return bad("outcome", err)
 		}
 		f.Outcome = o
+	}
+	for _, s := range v["source"] {
+		for _, part := range strings.Split(s, ",") {
+			src, err := ParseSource(part)
+			if err != nil {
+				return bad("source", err)
+			}
+			f.Sources = append(f.Sources, src)
+		}
 	}
 	for _, p := range []struct {
 		name string

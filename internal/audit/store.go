@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"iter"
@@ -105,6 +106,12 @@ func DiffField(a, b *Event) string {
 		return "ip"
 	case a.Outcome != b.Outcome:
 		return "outcome"
+	case a.SourceName() != b.SourceName():
+		return "source"
+	case len(a.Raw) > 0 && len(b.Raw) > 0 && !bytes.Equal(a.Raw, b.Raw):
+		// One without raw is the same event exported as CSV, which never
+		// carries it.
+		return "raw"
 	}
 	return ""
 }

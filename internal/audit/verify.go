@@ -876,7 +876,18 @@ func appendCanonicalTail(b []byte, e *Event) []byte {
 	b = appendField(b, e.Resource)
 	b = appendField(b, e.Details)
 	b = appendField(b, e.IP)
-	return appendField(b, string(e.Outcome))
+	b = appendField(b, string(e.Outcome))
+	if e.HasProducer() {
+		b = appendField(b, e.Source)
+		b = appendFieldBytes(b, e.Raw)
+	}
+	return b
+}
+
+// HasProducer reports whether e came from another producer's log: its
+// canonical encoding then has the source and raw fields.
+func (e *Event) HasProducer() bool {
+	return (e.Source != "" && e.Source != SourceAudit) || len(e.Raw) > 0
 }
 
 func appendField(b []byte, f string) []byte {

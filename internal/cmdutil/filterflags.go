@@ -22,6 +22,7 @@ type FilterFlags struct {
 	ResourceTypes []string
 	IPs           []string
 	Outcome       string
+	Sources       []string
 	Failed        bool
 	Since         string
 	Until         string
@@ -40,6 +41,7 @@ func AddFilterFlags(cmd *cobra.Command, ff *FilterFlags) {
 	fl.StringArrayVar(&ff.ResourceTypes, "resource-type", nil, "resource type, case-insensitive, * globs")
 	fl.StringArrayVar(&ff.IPs, "ip", nil, "client `address` or CIDR, e.g. 10.0.0.55, 10.0.0.0/8, 2001:db8::/32")
 	fl.StringVar(&ff.Outcome, "outcome", "", "success or failure")
+	fl.StringSliceVar(&ff.Sources, "source", nil, "where events were imported from: "+strings.Join(audit.Sources, ", ")+" (comma list or repeatable: OR)")
 	fl.BoolVar(&ff.Failed, "failed", false, "only failed actions (same as --outcome failure)")
 	fl.StringVar(&ff.Since, "since", "", "events at or after this `time` (7d, yesterday, 2026-11-20 14:00, RFC 3339)")
 	fl.StringVar(&ff.Until, "until", "", "events before this `time`")
@@ -67,6 +69,13 @@ func (ff *FilterFlags) Filter(now time.Time, loc *time.Location) (audit.Filter, 
 		f.Types = append(f.Types, t)
 	}
 	f.Actions, f.Resources, f.ResourceTypes = ff.Actions, ff.Resources, ff.ResourceTypes
+	for _, s := range ff.Sources {
+		src, err := audit.ParseSource(s)
+		if err != nil {
+			return f, nil, FlagErrorf("invalid --source: %v", err)
+		}
+		f.Sources = append(f.Sources, src)
+	}
 	for _, s := range ff.IPs {
 		p, err := audit.ParsePrefix(s)
 		if err != nil {
@@ -142,6 +151,7 @@ func (ff *FilterFlags) Describe() string {
 	add("resource", ff.Resources...)
 	add("resource-type", ff.ResourceTypes...)
 	add("ip", ff.IPs...)
+	add("source", ff.Sources...)
 	if ff.Outcome != "" {
 		add("outcome", ff.Outcome)
 	}

@@ -20,6 +20,8 @@ type OutputFlags struct {
 	// Raw turns off the formula neutralisation of csv and tsv cells, as
 	// export's --raw does.
 	Raw bool
+	// WithRaw keeps the producer's original record in json and jsonl.
+	WithRaw bool
 }
 
 // AddOutputFlags registers the output flags on cmd.
@@ -28,6 +30,7 @@ func AddOutputFlags(cmd *cobra.Command, of *OutputFlags) {
 	cmd.Flags().StringVar(&of.Template, "template", "", "Go text/template for -o template, e.g. '{{.User}} {{.IP}}'")
 	cmd.Flags().BoolVar(&of.NoHeaders, "no-headers", false, "omit the header row of table, csv and tsv output")
 	cmd.Flags().BoolVar(&of.Raw, "raw", false, "csv/tsv: write cells exactly as recorded, without formula neutralisation")
+	cmd.Flags().BoolVar(&of.WithRaw, "with-raw", false, "json/jsonl: include each event's original record from its producer (raw)")
 }
 
 // Resolve applies the configured default output when -o was not given and
@@ -62,6 +65,7 @@ func (of *OutputFlags) Printer(ios *iostreams.IOStreams, now time.Time, loc *tim
 		Now:       now,
 		Location:  loc,
 		NoHeaders: of.NoHeaders,
+		WithRaw:   of.WithRaw,
 		Template:  of.Template,
 		Stream:    stream,
 		// A cell starting with = + - @ would run as a spreadsheet formula;

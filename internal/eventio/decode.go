@@ -164,7 +164,7 @@ func checkText(data []byte, e *audit.Event) error {
 	if utf8.Valid(data) {
 		replaced := false
 		for _, v := range [...]string{e.ID, e.User, e.UserName, string(e.Type), e.Action, e.ResourceType,
-			e.Resource, e.Details, e.IP, string(e.Outcome), e.Hash} {
+			e.Resource, e.Details, e.IP, string(e.Outcome), e.Hash, e.Source} {
 			replaced = replaced || strings.ContainsRune(v, utf8.RuneError)
 		}
 		if !replaced {
@@ -225,7 +225,7 @@ func jsonError(err error) error {
 	case errors.As(err, &pe):
 		return fmt.Errorf("time: invalid time %q (want RFC 3339, e.g. 2026-11-20T14:02:11Z)", pe.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field"):
-		return fmt.Errorf("%s (accepted: %s)", strings.TrimPrefix(err.Error(), "json: "), strings.Join(audit.Fields, ", "))
+		return fmt.Errorf("%s (accepted: %s, raw)", strings.TrimPrefix(err.Error(), "json: "), strings.Join(audit.Fields, ", "))
 	}
 	return fmt.Errorf("invalid JSON: %v", strings.TrimPrefix(err.Error(), "json: "))
 }
@@ -389,6 +389,7 @@ func decodeCSV(br *bufio.Reader, skipped int) iter.Seq2[audit.Event, error] {
 				Type: audit.Type(get("type")), Action: get("action"),
 				ResourceType: get("resource_type"), Resource: get("resource"),
 				Details: get("details"), IP: get("ip"), Outcome: audit.Outcome(get("outcome")),
+				Source: get("source"),
 			}
 			ts := get("time")
 			if e.Time, err = time.Parse(time.RFC3339Nano, ts); err != nil {

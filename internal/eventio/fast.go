@@ -86,6 +86,8 @@ func decodeFast(data []byte) (audit.Event, bool) {
 				e.Outcome = audit.Outcome(v)
 			case "hash":
 				e.Hash = v
+			case "source":
+				e.Source = v
 			default:
 				return e, false
 			}

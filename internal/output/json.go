@@ -8,7 +8,8 @@ import (
 )
 
 // jsonPrinter writes json (one streamed array) or jsonl (one object a line).
-// Each object has exactly the fields of audit.Fields, in that order, the
+// Each object has exactly the fields of audit.Fields, in that order (and
+// raw, the producer's record, last when WithRaw asks for it), the
 // time in RFC 3339 UTC; HTML characters are not escaped, so details such as
 // "CPU > 80%" read as they were recorded.
 type jsonPrinter struct {
@@ -18,11 +19,12 @@ type jsonPrinter struct {
 	enc    *json.Encoder
 	n      int
 	tty    bool
+	raw    bool
 	closed bool
 }
 
-func newJSONPrinter(out *sink, lines, tty bool) *jsonPrinter {
-	p := &jsonPrinter{out: out, lines: lines, tty: tty}
+func newJSONPrinter(out *sink, lines bool, opts Options) *jsonPrinter {
+	p := &jsonPrinter{out: out, lines: lines, tty: opts.TTY, raw: opts.WithRaw}
 	p.enc = json.NewEncoder(&p.buf)
 	p.enc.SetEscapeHTML(false)
 	return p
@@ -33,6 +35,10 @@ func (p *jsonPrinter) encodeEvent(e *audit.Event) error {
 	p.buf.Reset()
 	ev := *e
 	ev.Time = ev.Time.UTC()
+	ev.Source = ev.SourceName()
+	if !p.raw {
+		ev.Raw = nil
+	}
 	return p.enc.Encode(&ev)
 }
 

@@ -22,6 +22,9 @@ var Formats = []string{"table", "wide", "csv", "tsv", "json", "jsonl", "template
 type Options struct {
 	// Format is one of Formats; "" means "table".
 	Format string
+	// WithRaw keeps the producer's original record (the raw field) in json
+	// and jsonl; without it they have the other fields only.
+	WithRaw bool
 	// TTY tells that stdout is a terminal: the table is then aligned, with
 	// relative times and truncated to Width; otherwise it is tab-separated.
 	TTY bool
@@ -112,9 +115,9 @@ func New(w io.Writer, opts Options) (Printer, error) {
 	case "tsv":
 		return newTSVPrinter(out, opts)
 	case "json":
-		return newJSONPrinter(out, false, opts.TTY), nil
+		return newJSONPrinter(out, false, opts), nil
 	case "jsonl":
-		return newJSONPrinter(out, true, opts.TTY), nil
+		return newJSONPrinter(out, true, opts), nil
 	case "template":
 		return newTemplatePrinter(out, opts)
 	}

@@ -18,6 +18,16 @@ import (
 var templateFuncs = template.FuncMap{
 	"time": audit.FormatTime,
 	"json": func(v any) (string, error) {
+		// An event prints as -o json prints it.
+		switch e := v.(type) {
+		case *audit.Event:
+			c := *e
+			c.Source = c.SourceName()
+			v = &c
+		case audit.Event:
+			e.Source = e.SourceName()
+			v = e
+		}
 		var b bytes.Buffer
 		enc := json.NewEncoder(&b)
 		enc.SetEscapeHTML(false)

@@ -47,7 +47,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 	h.Set(PageLimitHeader, strconv.Itoa(f.Limit))
 
 	out := &lazyWriter{w: w, rc: http.NewResponseController(w), timeout: s.opts.WriteTimeout}
-	p, err := output.New(out, output.Options{Format: "jsonl"})
+	p, err := output.New(out, output.Options{Format: "jsonl", WithRaw: true})
 	if err != nil {
 		s.storeError(w, r, err)
 		return

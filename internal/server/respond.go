@@ -201,7 +201,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 // audit.ParseValues, those of audit.ParseStatsValues and
 // audit.ParseBurstValues, and those of GET /v1/verify.
 var filterParams = map[string]bool{"user": true, "type": true, "action": true, "resource": true,
-	"resource_type": true, "ip": true, "outcome": true, "since": true, "until": true,
+	"resource_type": true, "ip": true, "outcome": true, "source": true, "since": true, "until": true,
 	"search": true, "after": true, "before": true, "limit": true, "order": true,
 	"table": true, "zone": true, "threshold": true, "window": true,
 	"from_seq": true, "to_seq": true, "expect": true, "allow_gaps": true}

@@ -43,6 +43,7 @@ type ExportOptions struct {
 	Format     string // csv, jsonl, json; "" chooses from the file name
 	Force      bool
 	Raw        bool
+	WithRaw    bool
 	BOM        bool
 	Manifest   bool
 	CursorFile string
@@ -130,6 +131,7 @@ time while a file is written; -v prints a one-line summary when done.`,
 	fl.StringVarP(&opts.Output, "output", "o", "", "write to `FILE` (placeholders {period}, {since}, {until}); - or none: standard output")
 	fl.StringVar(&opts.Format, "format", "", "`format`: csv, jsonl, json (default: from the file name, else csv)")
 	fl.BoolVar(&opts.Force, "force", false, "replace an existing file")
+	fl.BoolVar(&opts.WithRaw, "with-raw", false, "jsonl/json: include each event's original record from its producer (raw); never in CSV")
 	fl.BoolVar(&opts.Raw, "raw", false, "write CSV cells exactly as recorded, without formula neutralisation")
 	fl.BoolVar(&opts.BOM, "bom", false, "start CSV with a UTF-8 byte order mark (for spreadsheet programs)")
 	fl.BoolVar(&opts.Manifest, "manifest", false, "write FILE.manifest.json with row count, window, filters, seq/hash range and SHA-256")
@@ -453,6 +455,7 @@ func writeEvents(ctx context.Context, st audit.Store, filter audit.Filter, w io.
 	}
 	p, err := output.New(enc, output.Options{
 		Format:     tgt.format,
+		WithRaw:    opts.WithRaw,
 		Neutralize: tgt.format == "csv" && !opts.Raw,
 		Location:   time.UTC,
 	})

@@ -166,10 +166,10 @@ func TestExportStdoutCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	evs := testEvents(3)
-	want := "id,seq,time,user,user_name,type,action,resource_type,resource,details,ip,outcome,hash\n" +
-		"ev-1,1,2026-11-16T00:00:00Z,jdavis,John Davis,update,Updated,server,bbb-node-1,\"Changed load_multiplier, step 1\",192.168.1.100,success," + evs[0].Hash + "\n" +
-		"ev-2,2,2026-11-16T01:00:00Z,jdavis,John Davis,update,Updated,server,bbb-node-1,\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"click\"\")\",192.168.1.100,success," + evs[1].Hash + "\n" +
-		"ev-3,3,2026-11-16T02:00:00Z,jdavis,John Davis,update,Updated,server,bbb-node-1,\"Changed load_multiplier, step 3\",192.168.1.100,success," + evs[2].Hash + "\n"
+	want := "id,seq,time,user,user_name,type,action,resource_type,resource,details,ip,outcome,hash,source\n" +
+		"ev-1,1,2026-11-16T00:00:00Z,jdavis,John Davis,update,Updated,server,bbb-node-1,\"Changed load_multiplier, step 1\",192.168.1.100,success," + evs[0].Hash + ",audit\n" +
+		"ev-2,2,2026-11-16T01:00:00Z,jdavis,John Davis,update,Updated,server,bbb-node-1,\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"click\"\")\",192.168.1.100,success," + evs[1].Hash + ",audit\n" +
+		"ev-3,3,2026-11-16T02:00:00Z,jdavis,John Davis,update,Updated,server,bbb-node-1,\"Changed load_multiplier, step 3\",192.168.1.100,success," + evs[2].Hash + ",audit\n"
 	if got := out.String(); got != want {
 		t.Errorf("stdout:\n%s\nwant:\n%s", got, want)
 	}

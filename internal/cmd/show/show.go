@@ -33,7 +33,9 @@ func NewCmdShow(f *cmdutil.Factory, runF func(*ShowOptions) error) *cobra.Comman
 		Use:   "show ID...",
 		Short: "Show audit events in full",
 		Long: `Show every field of one audit event: id, seq, time, user, type, action,
-resource, details, IP address, outcome and its hash-chain value.
+resource, details, IP address, outcome, its hash-chain value, where it was
+imported from (source) and, for an imported event, the producer's
+original record (raw).
 
 With -o json one event prints as one JSON object; several IDs print one
 object a line (JSON Lines), in the order given. An ID that is not stored
@@ -70,6 +72,8 @@ func showRun(cmd *cobra.Command, opts *ShowOptions) error {
 		// JSON Lines.
 		opts.Output.Format = "jsonl"
 	}
+	// show prints an event in full: its original record too.
+	opts.Output.WithRaw = true
 	var p output.Printer
 	if opts.Output.Format != "" {
 		if p, err = opts.Output.Printer(opts.IO, opts.Now(), opts.Location, false); err != nil {
@@ -128,6 +132,10 @@ func showFields(opts *ShowOptions, e *audit.Event) error {
 		{"IP address", e.IP},
 		{"Outcome", string(e.Outcome)},
 		{"Hash", e.Hash},
+		{"Source", e.SourceName()},
+	}
+	if len(e.Raw) > 0 {
+		rows = append(rows, [2]string{"Raw", string(e.Raw)})
 	}
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s:\t%s\n", r[0], output.Sanitize(r[1]))

@@ -22,7 +22,8 @@ import (
 // of rowValues (COPY has its own order, copyColumns).
 var eventColumns = []string{"seq", "id", "time", "time_ns", "user", "user_name", "type", "action",
 	"resource_type", "resource", "details", "ip", "outcome", "hash",
-	"user_lc", "user_name_lc", "action_lc", "resource_type_lc", "resource_lc", "details_lc"}
+	"user_lc", "user_name_lc", "action_lc", "resource_type_lc", "resource_lc", "details_lc",
+	"source", "raw"}
 
 // importBatch is how many events Import hands the database at a time.
 const importBatch = 8192
@@ -56,7 +57,16 @@ func rowValues(e *audit.Event) []any {
 	return []any{e.Seq, e.ID, t, ns, e.User, e.UserName, string(e.Type), e.Action,
 		e.ResourceType, e.Resource, e.Details, ipValue(e.IP), string(e.Outcome), e.Hash,
 		strings.ToLower(e.User), strings.ToLower(e.UserName), strings.ToLower(e.Action),
-		strings.ToLower(e.ResourceType), strings.ToLower(e.Resource), strings.ToLower(e.Details)}
+		strings.ToLower(e.ResourceType), strings.ToLower(e.Resource), strings.ToLower(e.Details),
+		e.SourceName(), rawValue(e.Raw)}
+}
+
+// rawValue is the raw column's value: NULL for no original record.
+func rawValue(raw []byte) any {
+	if len(raw) == 0 {
+		return nil
+	}
+	return string(raw)
 }
 
 // Append stores the events in one transaction, creating the schema on
@@ -388,8 +398,7 @@ func (w *writer) sameAsStored(ctx context.Context, batch []audit.Event, first ma
 	if len(stored) == 0 {
 		return nil
 	}
-	rows, err := w.tx.Query(ctx, `SELECT e.seq, e.id, e.time, e.time_ns, e."user", e.user_name, e.type, e.action,
-	e.resource_type, e.resource, e.details, e.ip, e.outcome, e.hash
+	rows, err := w.tx.Query(ctx, `SELECT `+joinedColumns+`
 FROM audit_event_ids i JOIN audit_events e ON e.seq = i.seq AND e.time = i.time
 WHERE i.id = ANY($1)`, stored)
 	if err != nil {
@@ -545,7 +554,7 @@ var errCopyEnded = errors.New("copy ended")
 // insertSQL inserts events given as one array per column (eventColumns).
 var insertSQL = func() string {
 	types := []string{"bigint", "text", "timestamptz", "smallint", "text", "text", "text", "text",
-		"text", "text", "text", "inet", "text", "text", "text", "text", "text", "text", "text", "text"}
+		"text", "text", "text", "inet", "text", "text", "text", "text", "text", "text", "text", "text", "text", "text"}
 	var cols, params []string
 	for i, c := range eventColumns {
 		cols = append(cols, `"`+c+`"`)

@@ -20,7 +20,7 @@ import (
 var copyColumns = []string{"id", "time", "time_ns", "user", "user_name", "type", "action",
 	"resource_type", "resource", "details", "ip", "outcome",
 	"user_lc", "user_name_lc", "action_lc", "resource_type_lc", "resource_lc", "details_lc",
-	"seq", "hash"}
+	"source", "raw", "seq", "hash"}
 
 // copySQL is the COPY statement of the events.
 var copySQL = func() string {
@@ -67,6 +67,13 @@ func appendRow(b []byte, e *audit.Event) []byte {
 	b = appendText(b, strings.ToLower(e.ResourceType))
 	b = appendText(b, strings.ToLower(e.Resource))
 	b = appendText(b, strings.ToLower(e.Details))
+	b = appendText(b, e.SourceName())
+	if len(e.Raw) == 0 {
+		b = binary.BigEndian.AppendUint32(b, 0xffffffff) // NULL
+	} else {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(e.Raw)))
+		b = append(b, e.Raw...)
+	}
 	return b
 }
 

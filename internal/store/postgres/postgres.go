@@ -196,11 +196,14 @@ func (s *Store) inspect(ctx context.Context) error {
 	if v > schemaVersion {
 		return newerError(s.where, v)
 	}
-	if v == schemaVersion {
-		s.mu.Lock()
-		s.ready = true
-		s.mu.Unlock()
+	if v < schemaVersion {
+		// An older store: the queries of this version read its new
+		// columns, so it is brought up to date now, as the SQLite store is.
+		return s.ensureSchema(ctx)
 	}
+	s.mu.Lock()
+	s.ready = true
+	s.mu.Unlock()
 	return nil
 }
 

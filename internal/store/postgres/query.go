@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -17,7 +18,12 @@ import (
 
 // columns are the audit_events columns a query reads, in the order
 // scanEvent expects.
-const columns = `seq, id, time, time_ns, "user", user_name, type, action, resource_type, resource, details, ip, outcome, hash`
+const columns = `seq, id, time, time_ns, "user", user_name, type, action, resource_type, resource, details, ip, outcome, hash, source, raw`
+
+// joinedColumns are columns, of audit_events as e, for queries that join
+// audit_event_ids.
+const joinedColumns = `e.seq, e.id, e.time, e.time_ns, e."user", e.user_name, e.type, e.action,
+	e.resource_type, e.resource, e.details, e.ip, e.outcome, e.hash, e.source, e.raw`
 
 // Query streams the events that match f, in f.Order by seq, at most f.Limit
 // of them. Rows are read as the caller iterates, so memory stays constant
@@ -80,8 +86,7 @@ func (s *Store) Get(ctx context.Context, id string) (audit.Event, error) {
 		return audit.Event{}, err
 	}
 	// The time of the id's row lets the planner look into one partition.
-	e, err := scanEvent(s.pool.QueryRow(ctx, `SELECT e.seq, e.id, e.time, e.time_ns, e."user", e.user_name, e.type, e.action,
-	e.resource_type, e.resource, e.details, e.ip, e.outcome, e.hash
+	e, err := scanEvent(s.pool.QueryRow(ctx, `SELECT `+joinedColumns+`
 FROM audit_event_ids i JOIN audit_events e ON e.seq = i.seq AND e.time = i.time
 WHERE i.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -115,8 +120,12 @@ func scanEvent(r pgx.Row) (audit.Event, error) {
 	var ns int16
 	var typ, outcome string
 	var ip *netip.Prefix
+	var raw *string
 	err := r.Scan(&e.Seq, &e.ID, &t, &ns, &e.User, &e.UserName, &typ, &e.Action, &e.ResourceType,
-		&e.Resource, &e.Details, &ip, &outcome, &e.Hash)
+		&e.Resource, &e.Details, &ip, &outcome, &e.Hash, &e.Source, &raw)
+	if raw != nil && *raw != "" {
+		e.Raw = json.RawMessage(*raw)
+	}
 	e.Time = t.UTC().Add(time.Duration(ns))
 	e.Type, e.Outcome = audit.Type(typ), audit.Outcome(outcome)
 	if ip != nil {
@@ -207,6 +216,9 @@ func whereSQL(f *audit.Filter, globs globValues) *whereBuilder {
 	}
 	if f.Outcome != "" {
 		w.add(w.facetsCond([]string{"o:" + string(f.Outcome)}))
+	}
+	if len(f.Sources) > 0 {
+		w.add("source = ANY(" + w.arg(f.Sources) + ")")
 	}
 	if !f.Since.IsZero() {
 		t, ns := splitTime(f.Since.UTC())

@@ -153,6 +153,16 @@ CREATE TABLE audit_checkpoints (
 -- back.
 ALTER TABLE audit_head ADD COLUMN values_epoch bigint NOT NULL DEFAULT 0;
 `,
+}, {
+	description: "the source of an event and the producer's original record",
+	sql: `
+-- Where an event came from (audit.Sources) and the producer's original
+-- record as compact JSON text (NULL for events recorded directly). text,
+-- not jsonb: the hash chain covers these bytes, and jsonb would reorder
+-- the keys.
+ALTER TABLE audit_events ADD COLUMN source text COLLATE "C" NOT NULL DEFAULT 'audit';
+ALTER TABLE audit_events ADD COLUMN raw text;
+`,
 }}
 
 // facetsExpr is the expression of the facets index; queries repeat it

@@ -13,8 +13,8 @@ import (
 	"github.com/audit-cli/audit/internal/audit"
 )
 
-const insertSQL = `INSERT INTO events (seq, id, time, user, user_name, type, action, resource_type, resource, details, ip, ip_bin, outcome, hash)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+const insertSQL = `INSERT INTO events (seq, id, time, user, user_name, type, action, resource_type, resource, details, ip, ip_bin, outcome, hash, source, raw)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
 
 // Append stores the events in one transaction, creating the store on first
 // use. Each new event gets the next seq and its hash in the chain, written
@@ -164,6 +164,14 @@ func newRow(e audit.Event) row {
 	return r
 }
 
+// rawArg is the raw column's value: NULL for no original record.
+func rawArg(raw []byte) any {
+	if len(raw) == 0 {
+		return nil
+	}
+	return string(raw)
+}
+
 // add inserts r unless its id is stored, returning its new seq and hash, or
 // 0 and "" when it was stored already.
 func (w *chainWriter) add(r *row) (int64, string, error) {
@@ -172,7 +180,7 @@ func (w *chainWriter) add(r *row) (int64, string, error) {
 	sum := w.chain.NextTail(w.prev, e.Seq, r.tail)
 	h := hex.EncodeToString(sum)
 	res, err := w.stmt.ExecContext(w.bg, e.Seq, e.ID, e.Time.UnixNano(), e.User, e.UserName, string(e.Type),
-		e.Action, e.ResourceType, e.Resource, e.Details, e.IP, r.ipBin, string(e.Outcome), h)
+		e.Action, e.ResourceType, e.Resource, e.Details, e.IP, r.ipBin, string(e.Outcome), h, e.SourceName(), rawArg(e.Raw))
 	if err != nil {
 		return 0, "", fmt.Errorf("insert event %q: %w", e.ID, err)
 	}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -16,7 +17,7 @@ import (
 
 // columns are the events columns a query reads, in the order scanEvent
 // expects.
-const columns = "seq, id, time, user, user_name, type, action, resource_type, resource, details, ip, outcome, hash"
+const columns = "seq, id, time, user, user_name, type, action, resource_type, resource, details, ip, outcome, hash, source, raw"
 
 // Query streams the events that match f, in f.Order by seq, at most f.Limit
 // of them. Rows are read as the caller iterates, so memory stays constant
@@ -90,8 +91,12 @@ func scanEvent(r scanner) (audit.Event, error) {
 	var e audit.Event
 	var t int64
 	var typ, outcome string
+	var raw sql.NullString
 	err := r.Scan(&e.Seq, &e.ID, &t, &e.User, &e.UserName, &typ, &e.Action, &e.ResourceType,
-		&e.Resource, &e.Details, &e.IP, &outcome, &e.Hash)
+		&e.Resource, &e.Details, &e.IP, &outcome, &e.Hash, &e.Source, &raw)
+	if raw.Valid && raw.String != "" {
+		e.Raw = json.RawMessage(raw.String)
+	}
 	e.Time = time.Unix(0, t).UTC()
 	e.Type, e.Outcome = audit.Type(typ), audit.Outcome(outcome)
 	return e, err
@@ -155,6 +160,13 @@ func whereSQL(f *audit.Filter) (string, []any) {
 	}
 	if f.Outcome != "" {
 		w.add("outcome = ?", string(f.Outcome))
+	}
+	if len(f.Sources) > 0 {
+		args := make([]any, len(f.Sources))
+		for i, src := range f.Sources {
+			args[i] = src
+		}
+		w.add("source IN ("+placeholders(len(args))+")", args...)
 	}
 	if !f.Since.IsZero() {
 		if f.Since.After(maxTime) {

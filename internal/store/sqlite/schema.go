@@ -91,6 +91,14 @@ CREATE INDEX events_failures ON events (outcome, time) WHERE outcome = 'failure'
 	archive_sha256 TEXT    NOT NULL DEFAULT '',
 	seal           TEXT    NOT NULL
 );`,
+
+	// 4: where an event came from (audit.Sources) and the producer's
+	// original record as compact JSON, NULL for events recorded directly.
+	// Imported logs are the minority of most stores, so only they are
+	// indexed for --source (a partial index: own events cost nothing).
+	`ALTER TABLE events ADD COLUMN source TEXT NOT NULL DEFAULT 'audit';
+ALTER TABLE events ADD COLUMN raw TEXT;
+CREATE INDEX events_source_time ON events (source, time) WHERE source <> 'audit';`,
 }
 
 // schemaVersion is the version this code writes and reads.

@@ -92,11 +92,11 @@ var _ audit.CanonicalReader = (*Store)(nil)
 // still matches ip (a changed ip_bin would hide an event from an IP
 // filter, or make it match another address).
 const canonicalSQL = `SELECT concat_ws(char(0), hash, seq, time, id, user, user_name, type, action,
-	resource_type, resource, details, ip, outcome, hex(ip_bin))
+	resource_type, resource, details, ip, outcome, source, coalesce(raw, ''), hex(ip_bin))
 FROM events WHERE seq > ? AND seq < ? ORDER BY seq`
 
 // canonicalFields is the number of NUL-joined fields of canonicalSQL.
-const canonicalFields = 14
+const canonicalFields = 16
 
 // ReadCanonical streams the canonical encoding of the events with after <
 // seq < before (before <= 0: no bound), oldest first, for audit.Verify. A
@@ -173,12 +173,19 @@ func appendCanonical(buf, row []byte) (seq int64, canonical, hash, ip, ipBinHex 
 	buf = appendField(buf, next()) // id
 	var ts [40]byte
 	buf = appendField(buf, time.Unix(0, nanos).UTC().AppendFormat(ts[:0], time.RFC3339Nano))
-	for i := range canonicalFields - 5 {
+	for i := range canonicalFields - 7 {
 		f := next()
 		if i == 7 {
 			ip = f
 		}
 		buf = appendField(buf, f)
+	}
+	// source and raw are in the encoding of imported events only, as
+	// audit.Event.HasProducer decides.
+	source, raw := next(), next()
+	if (len(source) > 0 && string(source) != audit.SourceAudit) || len(raw) > 0 {
+		buf = appendField(buf, source)
+		buf = appendField(buf, raw)
 	}
 	return seq, buf, hash, ip, next(), true
 }
