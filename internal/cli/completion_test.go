@@ -98,7 +98,7 @@ func TestCompleteFlagValues(t *testing.T) {
 		// export's -o is a file; its format is --format.
 		{[]string{"export", "-o", ""}, nil, fileComp},
 		{[]string{"export", "--format", ""}, []string{"csv", "jsonl", "json"}, noFileComp},
-		{[]string{"import", "--format", ""}, []string{"auto", "jsonl", "json", "csv"}, noFileComp},
+		{[]string{"import", "--format", ""}, []string{"auto", "audit", "auditd", "cloudtrail", "github", "journald", "kubernetes", "jsonl", "json", "csv"}, noFileComp},
 		{[]string{"list", "--period", ""}, periods, noFileComp},
 		{[]string{"export", "--period", ""}, periods, noFileComp},
 		{[]string{"list", "--color", ""}, []string{"auto", "always", "never"}, noFileComp},

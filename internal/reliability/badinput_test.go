@@ -445,7 +445,7 @@ func TestHostileTextStoredAndShownSafely(t *testing.T) {
 	h.must(nil, "export", "-o", csvPath)
 	h2 := *h
 	h2.store = filepath.Join(h.dir, "copy.db")
-	if r := h2.must(nil, "import", csvPath); strings.TrimSpace(r.stdout) != fmt.Sprintf("%d added, 0 already stored", len(hostile)) {
+	if r := h2.must(nil, "import", csvPath); strings.TrimSpace(r.stderr) != fmt.Sprintf("%d read, %d added, 0 duplicates, 0 read-only skipped", len(hostile), len(hostile)) {
 		t.Fatalf("CSV re-import: %s", r)
 	}
 	a := h.must(nil, "export", "--format", "jsonl").stdout

@@ -84,7 +84,7 @@ func TestConcurrentWritersOneSQLiteFile(t *testing.T) {
 			writeEvents(&buf, prefix, importChunk, time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC))
 			r := runCmd(t, h.command(ctx, "import", "-"), &buf, []string{"import", "-"})
 			checkNoLock(t, "audit import", r.stderr)
-			if r.code != 0 || strings.TrimSpace(r.stdout) != fmt.Sprintf("%d added, 0 already stored", importChunk) {
+			if r.code != 0 || strings.TrimSpace(r.stderr) != fmt.Sprintf("%d read, %d added, 0 duplicates, 0 read-only skipped", importChunk, importChunk) {
 				return fmt.Errorf("%s", r)
 			}
 			ids := make([]string, importChunk)

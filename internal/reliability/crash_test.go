@@ -120,9 +120,9 @@ func TestCrashImportSIGKILL(t *testing.T) {
 			// the next round follow this one's real duration.
 			calib = r.elapsed
 		}
-		want := fmt.Sprintf("%d added, %d already stored", events-got, got)
-		if strings.TrimSpace(r.stdout) != want {
-			t.Fatalf("kill %d: re-import said %q, want %q", k, strings.TrimSpace(r.stdout), want)
+		want := fmt.Sprintf("%d read, %d added, %d duplicates, 0 read-only skipped", events, events-got, got)
+		if strings.TrimSpace(r.stderr) != want {
+			t.Fatalf("kill %d: re-import said %q, want %q", k, strings.TrimSpace(r.stderr), want)
 		}
 		final := h.stats()
 		if final.rows != before.rows+events || final.distinct != final.rows ||

@@ -246,7 +246,7 @@ func TestDiskFullImportTmpfs(t *testing.T) {
 		t.Fatalf("verify counted %d events, want 6", n)
 	}
 	small := h.eventFile("small.jsonl", "small-", 500)
-	if r := h.must(nil, "import", small); strings.TrimSpace(r.stdout) != "500 added, 0 already stored" {
+	if r := h.must(nil, "import", small); strings.TrimSpace(r.stderr) != "500 read, 500 added, 0 duplicates, 0 read-only skipped" {
 		t.Fatalf("import once there is room: %s", r)
 	}
 	if n := h.verify(); n != 506 {

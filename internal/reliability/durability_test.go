@@ -109,7 +109,8 @@ func TestCommitIsDurableBeforeSuccess(t *testing.T) {
 	h.must(nil, "record", "--user", "jdavis", "--type", "login", "--id", "durable-0")
 
 	syncs := regexp.MustCompile(`f(data)?sync\(\d+<([^>]*)>\)\s*=\s*0`)
-	success := regexp.MustCompile(`write\(1<[^>]*>, "([^"]*)`)
+	// record prints the id on stdout, import its summary on stderr.
+	success := regexp.MustCompile(`write\([12]<[^>]*>, "([^"]*)`)
 	for _, args := range [][]string{
 		{"record", "--user", "jdavis", "--type", "login", "--id", "durable-1"},
 		{"import", h.eventFile("durable.jsonl", "durable-", 1000)},

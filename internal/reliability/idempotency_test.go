@@ -15,7 +15,7 @@ func TestReimportThenRecordVerifies(t *testing.T) {
 	h := newHarness(t)
 	file := h.eventFile("events.jsonl", "ev-", 100)
 	h.must(nil, "import", file)
-	if r := h.must(nil, "import", file); strings.TrimSpace(r.stdout) != "0 added, 100 already stored" {
+	if r := h.must(nil, "import", file); strings.TrimSpace(r.stderr) != "100 read, 0 added, 100 duplicates, 0 read-only skipped" {
 		t.Fatalf("second import: %s", r)
 	}
 	// The same id through record with other content: a conflict, refused,

@@ -17,6 +17,8 @@ import (
 	"github.com/audit-cli/audit/internal/cmdutil"
 	"github.com/audit-cli/audit/internal/eventio"
 	"github.com/audit-cli/audit/internal/ingest"
+	_ "github.com/audit-cli/audit/internal/ingest/all" // every producer's format
+	"github.com/audit-cli/audit/internal/ingest/auditd"
 	"github.com/audit-cli/audit/internal/iostreams"
 )
 
@@ -27,9 +29,11 @@ type ImportOptions struct {
 
 	Now func() time.Time
 
-	File        string
-	Format      string
-	AllowFuture bool
+	File            string
+	Format          string
+	AllowFuture     bool
+	IncludeReadOnly bool
+	Passwd          string
 }
 
 // NewCmdImport returns the import command. runF replaces importRun in tests.
@@ -37,35 +41,48 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 	opts := &ImportOptions{IO: f.IOStreams, Store: f.Store, Now: f.Now}
 	cmd := &cobra.Command{
 		Use:   "import FILE|-",
-		Short: "Import audit events from JSON Lines, a JSON array or CSV",
+		Short: "Import audit events: audit's own, CloudTrail, Kubernetes, GitHub, auditd, journald",
 		Long: `Import audit events from a file, or from standard input with "-".
 
-The format is detected from the first character: '{' is JSON Lines (one
-event a line), '[' a JSON array, anything else CSV with a header row of
-the event's field names (id, seq, time, user, user_name, type, action,
-resource_type, resource, details, ip, outcome, hash). --format overrides
-the detection. seq and hash in the input are ignored: the store assigns
-its own.
+The format is detected from the content, never from the file name:
+audit's own JSON Lines, JSON array or CSV (what audit export writes),
+AWS CloudTrail records ({"Records": [...]} files or one a line), the
+Kubernetes API server's audit log, GitHub audit-log exports (JSON array
+or lines), the Linux audit daemon's raw log (/var/log/audit/audit.log)
+and the systemd journal (journalctl -o json). --format names it when the
+content is ambiguous; a --format that does not match the content is an
+error and stores nothing. docs/formats.md maps each producer's fields.
+
+Compressed input is read as it is: gzip (what "audit export -o FILE.gz"
+writes) and zstd are recognised by their first bytes.
+
+The producer's own id becomes the event's id (CloudTrail eventID,
+Kubernetes auditID, GitHub _document_id, auditd's node and
+msg=audit(TIME:SERIAL), the journal cursor; audit's own events keep
+theirs, or get one derived from their content), so importing a file
+again, or a newer one that overlaps it, adds nothing. Read-only calls
+(CloudTrail Get/List/Describe, Kubernetes get/list/watch, GitHub access)
+are skipped and counted unless --include-read-only; journal and auditd
+entries that audit nothing (no rule matches) are skipped and counted.
+Each event keeps the producer's record as raw (audit show ID prints it).
 
 The import is all-or-nothing: a file with an invalid record stores
-nothing, and the error names its line. Importing the same events twice
-stores them once (by id; an event without an id gets one derived from its
-content). The summary says how many events were added and how many were
-already stored. An event more than 5 minutes in the future (by this
-machine's clock) is an error unless --allow-future is given.
-
-Compressed input is read as it is, from a file or standard input: gzip
-(what "audit export -o FILE.gz" writes) and zstd are recognised by their
-first bytes, whatever the file is called.`,
+nothing, and the error names its line. The summary on standard error
+says how many records were read, added, already stored (duplicates) and
+skipped. An event more than 5 minutes in the future (by this machine's
+clock) is an error unless --allow-future is given.`,
 		Example: `  audit import events.jsonl
   audit import audit-2026-W47.jsonl.gz
-  curl -s https://archive.example/audit.jsonl.zst | audit import -
-  audit import --format csv audit-2026-W47.csv`,
+  audit import 111122223333_CloudTrail_us-east-2_20261120T0210Z_Mu0KsOhtH1ar15ZZ.json.gz
+  audit import --format kubernetes /var/log/kubernetes/audit.log
+  audit import --passwd /etc/passwd /var/log/audit/audit.log
+  journalctl -o json -u ssh --since today | audit import -`,
 		Args: cmdutil.ExactArgs(1, "a FILE to import, or - for standard input"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]
-			if opts.Format != "auto" && !slices.Contains(eventio.Formats, opts.Format) {
-				return cmdutil.FlagErrorf("invalid --format %q (accepted: auto, %s)", opts.Format, strings.Join(eventio.Formats, ", "))
+			opts.Format = strings.ToLower(strings.TrimSpace(opts.Format))
+			if opts.Format != "auto" && !slices.Contains(formatNames(), opts.Format) {
+				return cmdutil.FlagErrorf("invalid --format %q (accepted: auto, %s)", opts.Format, strings.Join(formatNames(), ", "))
 			}
 			if runF != nil {
 				return runF(opts)
@@ -73,9 +90,17 @@ first bytes, whatever the file is called.`,
 			return importRun(cmd, opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Format, "format", "auto", "input `format`: auto, jsonl, json, csv")
+	cmd.Flags().StringVar(&opts.Format, "format", "auto", "input `format`: auto, "+strings.Join(formatNames(), ", "))
 	cmd.Flags().BoolVar(&opts.AllowFuture, "allow-future", false, "accept events more than 5 minutes in the future")
+	cmd.Flags().BoolVar(&opts.IncludeReadOnly, "include-read-only", false, "keep read-only calls (CloudTrail Get/List/Describe, Kubernetes get/list/watch, GitHub access)")
+	cmd.Flags().StringVar(&opts.Passwd, "passwd", "", "auditd: name numeric user ids from this passwd `FILE` (never from this host's)")
 	return cmd
+}
+
+// formatNames are the --format values besides auto: each producer's, and
+// audit's own with its sub-formats.
+func formatNames() []string {
+	return append(ingest.Names(), eventio.Formats...)
 }
 
 func importRun(cmd *cobra.Command, opts *ImportOptions) error {
@@ -89,6 +114,15 @@ func importRun(cmd *cobra.Command, opts *ImportOptions) error {
 		defer f.Close()
 		r, name = f, opts.File
 	}
+	var iopts ingest.Options
+	iopts.IncludeReadOnly = opts.IncludeReadOnly
+	if opts.Passwd != "" {
+		data, err := os.ReadFile(opts.Passwd)
+		if err != nil {
+			return cmdutil.FlagErrorf("cannot read --passwd %s: %v", opts.Passwd, cmdutil.UnwrapPath(err))
+		}
+		iopts.Users = auditd.ReadPasswd(data)
+	}
 	rc, err := ingest.Decompress(r)
 	if err != nil {
 		return fmt.Errorf("import %s: %w (nothing was stored)", name, err)
@@ -100,7 +134,8 @@ func importRun(cmd *cobra.Command, opts *ImportOptions) error {
 		return err
 	}
 	progress := opts.IO.StartProgress("Importing")
-	events := eventio.Decode(r, opts.Format)
+	var counts ingest.Counts
+	events := ingest.Decode(r, opts.Format, iopts, &counts)
 	if !opts.AllowFuture {
 		events = audit.RejectFuture(events, opts.Now)
 	}
@@ -114,8 +149,21 @@ func importRun(cmd *cobra.Command, opts *ImportOptions) error {
 	case err != nil:
 		return fmt.Errorf("import %s: %w (nothing was stored)", name, err)
 	}
-	fmt.Fprintf(opts.IO.Out, "%d added, %d already stored\n", res.Added, res.Existing)
+	fmt.Fprintln(opts.IO.ErrOut, summary(counts, res))
 	return nil
+}
+
+// summary is the line an import ends with: "N read, A added, D
+// duplicates, R read-only skipped", and what else was skipped.
+func summary(c ingest.Counts, res audit.AppendResult) string {
+	s := fmt.Sprintf("%d read, %d added, %d duplicates, %d read-only skipped", c.Read, res.Added, res.Existing, c.ReadOnly)
+	if c.Unmatched > 0 {
+		s += fmt.Sprintf(", %d unmatched skipped", c.Unmatched)
+	}
+	if c.Stages > 0 {
+		s += fmt.Sprintf(", %d earlier stages skipped", c.Stages)
+	}
+	return s
 }
 
 // counted reports the events of a stream to p as they are read, and once

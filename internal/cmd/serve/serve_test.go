@@ -164,7 +164,7 @@ func TestRemoteCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, stderr, code := run(t, ctx, "", "--store", srv.url, "--token", writer, "import", seed)
-	if code != 0 || out != "6 added, 0 already stored\n" {
+	if code != 0 || stderr != "6 read, 6 added, 0 duplicates, 0 read-only skipped\n" {
 		t.Fatalf("remote import: exit %d %q %s", code, out, stderr)
 	}
 	out, _, code = run(t, ctx, "", "--store", srv.url, "--token", writer, "record", "--id", "rec-1",
