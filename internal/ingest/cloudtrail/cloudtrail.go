@@ -215,12 +215,8 @@ func mapRecord(data []byte, opts ingest.Options, c *ingest.Counts) (audit.Event,
 		details = append(details, "via "+r.SourceIP)
 	}
 	e.Resource = resourceOf(&r)
-	if r.ErrorCode != "" {
-		msg := r.ErrorCode
-		if r.ErrorMessage != "" {
-			msg += ": " + r.ErrorMessage
-		}
-		details = append(details, msg)
+	if msg := strings.TrimPrefix(r.ErrorCode+": "+r.ErrorMessage, ": "); r.ErrorCode != "" || r.ErrorMessage != "" {
+		details = append(details, strings.TrimSuffix(msg, ": "))
 	}
 	if r.AWSRegion != "" {
 		details = append(details, "region "+r.AWSRegion)

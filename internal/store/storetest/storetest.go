@@ -5,6 +5,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -557,8 +558,33 @@ func testRoundTrip(t *testing.T, s audit.Store) {
 			UserName: strings.Repeat("é", audit.MaxShortLen/2), Type: audit.TypeCreate, Action: strings.Repeat("a", audit.MaxShortLen),
 			ResourceType: strings.Repeat("t", audit.MaxShortLen), Resource: strings.Repeat("r", audit.MaxResource),
 			Details: strings.Repeat("d", audit.MaxDetailsLen), IP: "255.255.255.255"},
+		// Imported from other producers: source and the original record,
+		// whose key order and spacing are kept as compacted on ingest.
+		{ID: "rt-cloudtrail", Time: at("2026-11-20T14:00:06Z"), User: "Mary_Major", Type: audit.TypeSecurity,
+			Action: "StartLogging", Source: audit.SourceCloudTrail,
+			Raw: []byte(`{ "eventVersion": "1.05", "zeta": 1, "alpha": {"b": [1, 2], "a": null}, "text": "é \u00e9 \n" }`)},
+		{ID: "rt-auditd", Time: at("2026-11-20T14:00:07.243Z"), User: "1000", Type: audit.TypeUpdate,
+			Action: "SYSCALL", Source: audit.SourceAuditd,
+			Raw: []byte(`"type=SYSCALL msg=audit(1364481363.243:24287): key=\"sshd_config\"\ntype=CWD msg=audit(1364481363.243:24287): cwd=\"/home\""`)},
+		{ID: "rt-source-only", Time: at("2026-11-20T14:00:08Z"), User: "hubot", Type: audit.TypeCreate,
+			Action: "repo.create", Source: audit.SourceGitHub},
 	}
 	appendOK(t, s, events)
+	if got := string(events[6].Raw); got != `{"eventVersion":"1.05","zeta":1,"alpha":{"b":[1,2],"a":null},"text":"é \u00e9 \n"}` {
+		t.Fatalf("raw not compacted on ingest: %s", got)
+	}
+	var producers []audit.Event
+	for _, e := range query(t, s, audit.Filter{Sources: []string{audit.SourceCloudTrail, audit.SourceAuditd}}) {
+		producers = append(producers, e)
+	}
+	equalEvents(t, "Query by source", producers, events[6:8])
+	if own := query(t, s, audit.Filter{Sources: []string{audit.SourceAudit}}); len(own) != 6 {
+		t.Fatalf("Query source audit: %d events, want 6", len(own))
+	}
+	// The chain covers source and raw, and verifies as stored.
+	if _, err := audit.Verify(context.Background(), s, audit.VerifyOptions{}); err != nil {
+		t.Fatalf("Verify after producer events: %v", err)
+	}
 	// Normalization happened in place: UTC times, default outcome, unmapped IP.
 	if events[4].IP != "192.168.1.100" || events[3].Time.Location() != time.UTC || events[0].Outcome != audit.OutcomeSuccess {
 		t.Fatalf("Append did not normalize the events in place: %+v", events)
@@ -826,7 +852,7 @@ func diff(got, want audit.Event) string {
 	}
 	g, w := got, want
 	g.Time, w.Time = time.Time{}, time.Time{}
-	if g.ID != w.ID || g.Seq != w.Seq || g.Hash != w.Hash || audit.DiffField(&g, &w) != "" {
+	if g.ID != w.ID || g.Seq != w.Seq || g.Hash != w.Hash || audit.DiffField(&g, &w) != "" || !bytes.Equal(g.Raw, w.Raw) {
 		return fmt.Sprintf("\n got %+v\nwant %+v", g, w)
 	}
 	return ""
