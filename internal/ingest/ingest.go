@@ -128,6 +128,12 @@ func countRead(events iter.Seq2[audit.Event, error], c *Counts) iter.Seq2[audit.
 	}
 }
 
+// DetectFormat names the format of r's content, as Decode with "auto"
+// would read it.
+func DetectFormat(r io.Reader) (string, error) {
+	return detect(bufio.NewReaderSize(r, 1<<16))
+}
+
 // detect names the format of br from its first non-blank line, which it
 // leaves unread.
 func detect(br *bufio.Reader) (string, error) {

@@ -22,6 +22,6 @@ fi
 if [ -d /run/systemd/system ]; then
 	systemctl daemon-reload >/dev/null 2>&1 || true
 	# An upgrade restarts a running service on the new binary.
-	systemctl try-restart audit-serve.service >/dev/null 2>&1 || true
+	systemctl try-restart audit-serve.service audit-import-auditd.service >/dev/null 2>&1 || true
 fi
 exit 0

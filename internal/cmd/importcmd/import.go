@@ -34,6 +34,8 @@ type ImportOptions struct {
 	AllowFuture     bool
 	IncludeReadOnly bool
 	Passwd          string
+	Follow          bool
+	State           string
 }
 
 // NewCmdImport returns the import command. runF replaces importRun in tests.
@@ -70,17 +72,31 @@ The import is all-or-nothing: a file with an invalid record stores
 nothing, and the error names its line. The summary on standard error
 says how many records were read, added, already stored (duplicates) and
 skipped. An event more than 5 minutes in the future (by this machine's
-clock) is an error unless --allow-future is given.`,
+clock) is an error unless --allow-future is given.
+
+--follow keeps reading: a file as it grows, like tail -F (through
+rotation by rename and create, and by copytruncate), storing each batch
+within a second of its being written and saving the offset reached in a
+state file (--state), so that a restart resumes with no gap and, since
+ids are the producers', no duplicate; or standard input batch by batch as
+it arrives. SIGTERM or Ctrl-C stores the batch read so far and exits 0.
+The packages install audit-import-auditd.service, which follows
+/var/log/audit/audit.log into the service store under systemd.`,
 		Example: `  audit import events.jsonl
   audit import audit-2026-W47.jsonl.gz
   audit import 111122223333_CloudTrail_us-east-2_20261120T0210Z_Mu0KsOhtH1ar15ZZ.json.gz
   audit import --format kubernetes /var/log/kubernetes/audit.log
   audit import --passwd /etc/passwd /var/log/audit/audit.log
-  journalctl -o json -u ssh --since today | audit import -`,
+  journalctl -o json -u ssh --since today | audit import -
+  audit import --follow --format auditd /var/log/audit/audit.log
+  journalctl -f -o json | audit import --follow --format journald -`,
 		Args: cmdutil.ExactArgs(1, "a FILE to import, or - for standard input"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]
 			opts.Format = strings.ToLower(strings.TrimSpace(opts.Format))
+			if opts.State != "" && !opts.Follow {
+				return cmdutil.FlagErrorf("--state is for --follow")
+			}
 			if opts.Format != "auto" && !slices.Contains(formatNames(), opts.Format) {
 				return cmdutil.FlagErrorf("invalid --format %q (accepted: auto, %s)", opts.Format, strings.Join(formatNames(), ", "))
 			}
@@ -93,6 +109,8 @@ clock) is an error unless --allow-future is given.`,
 	cmd.Flags().StringVar(&opts.Format, "format", "auto", "input `format`: auto, "+strings.Join(formatNames(), ", "))
 	cmd.Flags().BoolVar(&opts.AllowFuture, "allow-future", false, "accept events more than 5 minutes in the future")
 	cmd.Flags().BoolVar(&opts.IncludeReadOnly, "include-read-only", false, "keep read-only calls (CloudTrail Get/List/Describe, Kubernetes get/list/watch, GitHub access)")
+	cmd.Flags().BoolVarP(&opts.Follow, "follow", "f", false, "keep reading FILE as it grows (like tail -F, across rotation) or standard input as it arrives, storing batch by batch")
+	cmd.Flags().StringVar(&opts.State, "state", "", "with --follow: keep the offset reached in this `FILE` (default under $XDG_STATE_HOME/audit)")
 	cmd.Flags().StringVar(&opts.Passwd, "passwd", "", "auditd: name numeric user ids from this passwd `FILE` (never from this host's)")
 	return cmd
 }
@@ -103,7 +121,54 @@ func formatNames() []string {
 	return append(ingest.Names(), eventio.Formats...)
 }
 
+// ingestOptions reads the flags that tune the producers' readers.
+func ingestOptions(opts *ImportOptions) (ingest.Options, error) {
+	iopts := ingest.Options{IncludeReadOnly: opts.IncludeReadOnly}
+	if opts.Passwd != "" {
+		data, err := os.ReadFile(opts.Passwd)
+		if err != nil {
+			return iopts, cmdutil.FlagErrorf("cannot read --passwd %s: %v", opts.Passwd, cmdutil.UnwrapPath(err))
+		}
+		iopts.Users = auditd.ReadPasswd(data)
+	}
+	return iopts, nil
+}
+
+// followRun is import --follow: batches stored as they are written, until
+// SIGTERM or Ctrl-C, which finish the batch being stored and exit 0.
+func followRun(cmd *cobra.Command, opts *ImportOptions) error {
+	iopts, err := ingestOptions(opts)
+	if err != nil {
+		return err
+	}
+	st, err := opts.Store()
+	if err != nil {
+		return err
+	}
+	fw := &follower{opts: opts, st: st, iopts: iopts, format: opts.Format}
+	ctx := cmd.Context()
+	if opts.File == "-" {
+		err = fw.followStdin(ctx, opts.IO.In)
+	} else {
+		err = fw.followFile(ctx, opts.File, opts.State)
+	}
+	var fe *cmdutil.FlagError
+	if errors.As(err, &fe) {
+		return err // a usage error, before anything was read
+	}
+	if fw.total.Read > 0 || err == nil {
+		fmt.Fprintln(opts.IO.ErrOut, summary(fw.total, audit.AppendResult{Added: fw.added, Existing: fw.dups}))
+	}
+	if err != nil {
+		return fmt.Errorf("import --follow %s: %w (the batches before were stored)", opts.File, err)
+	}
+	return nil
+}
+
 func importRun(cmd *cobra.Command, opts *ImportOptions) error {
+	if opts.Follow {
+		return followRun(cmd, opts)
+	}
 	var r io.Reader = opts.IO.In
 	name := "standard input"
 	if opts.File != "-" {
@@ -114,14 +179,9 @@ func importRun(cmd *cobra.Command, opts *ImportOptions) error {
 		defer f.Close()
 		r, name = f, opts.File
 	}
-	var iopts ingest.Options
-	iopts.IncludeReadOnly = opts.IncludeReadOnly
-	if opts.Passwd != "" {
-		data, err := os.ReadFile(opts.Passwd)
-		if err != nil {
-			return cmdutil.FlagErrorf("cannot read --passwd %s: %v", opts.Passwd, cmdutil.UnwrapPath(err))
-		}
-		iopts.Users = auditd.ReadPasswd(data)
+	iopts, err := ingestOptions(opts)
+	if err != nil {
+		return err
 	}
 	rc, err := ingest.Decompress(r)
 	if err != nil {
