@@ -151,14 +151,23 @@ func (fw *follower) store(ctx context.Context, lines []byte) error {
 // detectFormat fixes the format from the first batch, so that later
 // batches are read as the same.
 func (fw *follower) detectFormat(lines []byte) error {
-	if fw.format != "" && fw.format != "auto" {
-		return nil
+	if fw.format == "" || fw.format == "auto" {
+		name, err := ingest.DetectFormat(bytes.NewReader(lines))
+		if err != nil {
+			return err
+		}
+		fw.format = name
 	}
-	name, err := ingest.DetectFormat(bytes.NewReader(lines))
-	if err != nil {
-		return err
+	// audit's own CSV has its header once, and a JSON array one end: only
+	// JSON Lines can be read a batch at a time.
+	switch fw.format {
+	case "csv", "json":
+		return cmdutil.FlagErrorf("--follow reads audit's own events as JSON Lines, not --format %s", fw.format)
+	case audit.SourceAudit, "jsonl":
+		if t := bytes.TrimLeft(lines, " \t\r\n"); len(t) > 0 && t[0] != '{' {
+			return cmdutil.FlagErrorf("--follow reads audit's own events as JSON Lines, and line 1 is not a JSON object (CSV and JSON arrays are imported without --follow)")
+		}
 	}
-	fw.format = name
 	return nil
 }
 
