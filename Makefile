@@ -77,5 +77,13 @@ docs: ## regenerate docs/cli, docs/man and completions/ from the command tree
 release-check: ## goreleaser check + a snapshot build of this platform that records and lists an event
 	./.ci/release-check.sh
 
+BENCH_N ?= 1000000
+bench: ## the benchmark scripts of docs/benchmarks.md on BENCH_N events (slow: minutes each)
+	BENCH_N=$(BENCH_N) bash bench/spine.sh
+	BENCH_N=$(BENCH_N) bash bench/import_producers.sh
+	BENCH_N=$(BENCH_N) bash bench/export.sh
+	BENCH_N=$(BENCH_N) bash bench/stats.sh
+	BENCH_N=$(BENCH_N) bash bench/verify.sh
+
 clean: ## remove build output and the demo store
 	rm -rf bin demo dist

@@ -1,6 +1,7 @@
 // Command gen-sample writes a sample audit log as JSON Lines or CSV on
 // stdout: the six events of the web console's audit-log page (timed
-// relative to now) and, with -n, realistic generated history.
+// relative to now) and, with -n, realistic generated history; or that
+// history as CloudTrail log files or a Kubernetes audit log.
 //
 //	go run ./cmd/gen-sample -n 5000 -days 90 > sample.jsonl
 package main
@@ -22,7 +23,7 @@ func main() {
 	n := flag.Int("n", 5000, "number of generated events")
 	days := flag.Int("days", 90, "spread generated events over this many days before now")
 	seed := flag.Int64("seed", 1, "random seed")
-	format := flag.String("format", "jsonl", "jsonl or csv")
+	format := flag.String("format", "jsonl", "jsonl, csv, cloudtrail or kubernetes")
 	withSeed := flag.Bool("with-seed", true, "add the six example events of the audit-log page")
 	flag.Parse()
 
@@ -48,8 +49,12 @@ func run(n, days int, seed int64, format string, withSeed bool) error {
 		}
 		write = func(e *audit.Event) error { return cw.Write(e.Values()) }
 		flush = func() error { cw.Flush(); return cw.Error() }
+	case "cloudtrail":
+		write, flush = cloudTrailFiles(w, 1000)
+	case "kubernetes":
+		write = kubernetesLog(w)
 	default:
-		return fmt.Errorf("unknown format %q (accepted: jsonl, csv)", format)
+		return fmt.Errorf("unknown format %q (accepted: jsonl, csv, cloudtrail, kubernetes)", format)
 	}
 	now := time.Now()
 	// The page's six events, in the order of time with the history, so

@@ -5,7 +5,6 @@
 package audit
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"iter"
@@ -249,15 +248,15 @@ func normalizeRaw(raw *json.RawMessage) error {
 	if !utf8.Valid(*raw) {
 		return &FieldError{"raw", "not valid UTF-8"}
 	}
-	var b bytes.Buffer
-	if err := json.Compact(&b, *raw); err != nil {
+	b, err := compactJSON(*raw)
+	if err != nil {
 		return &FieldError{"raw", "not a JSON value"}
 	}
-	if b.String() == "null" {
+	if string(b) == "null" {
 		*raw = nil
 		return nil
 	}
-	*raw = b.Bytes()
+	*raw = b
 	return nil
 }
 

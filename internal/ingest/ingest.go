@@ -316,11 +316,12 @@ func Finish(e *audit.Event, source string, raw []byte) {
 		raw = nil
 	}
 	if len(raw) > 0 {
-		var b bytes.Buffer
-		if json.Compact(&b, raw) == nil && utf8.Valid(b.Bytes()) {
-			e.Raw = b.Bytes()
-		} else if s, err := json.Marshal(strings.ToValidUTF8(string(raw), "\uFFFD")); err == nil {
-			e.Raw = s
+		// raw is what the producer's reader parsed, so JSON; invalid UTF-8
+		// can only be inside its strings. The store compacts it.
+		if utf8.Valid(raw) {
+			e.Raw = bytes.Clone(raw)
+		} else {
+			e.Raw = bytes.ToValidUTF8(raw, []byte("\uFFFD"))
 		}
 	}
 }

@@ -6,8 +6,9 @@ package cloudtrail
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
+	json "github.com/goccy/go-json"
+	"io"
 	"iter"
 	"net/netip"
 	"regexp"
@@ -62,8 +63,12 @@ type record struct {
 	} `json:"resources"`
 }
 
-// maxLine bounds one record a line; a Records file is read as a stream.
-const maxLine = 8 << 20
+// maxLine bounds one record a line; a Records file is read as a stream,
+// a record at most maxRecord.
+const (
+	maxLine   = 8 << 20
+	maxRecord = 8 << 20
+)
 
 func decode(br *bufio.Reader, opts ingest.Options, c *ingest.Counts) iter.Seq2[audit.Event, error] {
 	return func(yield func(audit.Event, error) bool) {
@@ -107,63 +112,82 @@ func decode(br *bufio.Reader, opts ingest.Options, c *ingest.Counts) iter.Seq2[a
 // decodeFiles streams the records of one or more {"Records": [...]}
 // objects, without holding a whole file.
 func decodeFiles(br *bufio.Reader, opts ingest.Options, c *ingest.Counts, yield func(audit.Event, error) bool) {
-	dec := json.NewDecoder(br)
+	js := ingest.NewJSONStream(br, maxRecord)
 	n := 0
 	fail := func(err error) { yield(audit.Event{}, &ingest.LineError{Record: n + 1, Err: err}) }
 	for {
-		t, err := dec.Token()
-		if err != nil {
-			if err.Error() != "EOF" {
-				fail(fmt.Errorf("invalid JSON: %v", err))
+		if _, err := js.Peek(); err == io.EOF {
+			return
+		}
+		if _, err := js.Expect("{"); err != nil {
+			fail(fmt.Errorf("want a CloudTrail log file ({\"Records\": [...]}): %v", err))
+			return
+		}
+		if c, _ := js.Peek(); c == '}' {
+			js.Expect("}")
+			continue
+		}
+		for {
+			key, err := js.Value()
+			if err == nil {
+				_, err = js.Expect(":")
 			}
-			return
-		}
-		if t != json.Delim('{') {
-			fail(fmt.Errorf("want a CloudTrail log file ({\"Records\": [...]}), got %v", t))
-			return
-		}
-		for dec.More() {
-			k, err := dec.Token()
+			switch {
+			case err != nil:
+			case string(key) == `"Records"`:
+				if !records(js, opts, c, &n, fail, yield) {
+					return
+				}
+			default:
+				_, err = js.Value() // another key: skipped
+			}
+			var sep byte
+			if err == nil {
+				sep, err = js.Expect(",}")
+			}
 			if err != nil {
-				fail(fmt.Errorf("invalid JSON: %v", err))
+				fail(err)
 				return
 			}
-			if k != "Records" {
-				var skip json.RawMessage
-				if err := dec.Decode(&skip); err != nil {
-					fail(fmt.Errorf("invalid JSON: %v", err))
-					return
-				}
-				continue
-			}
-			if t, err := dec.Token(); err != nil || t != json.Delim('[') {
-				fail(fmt.Errorf("Records: want an array"))
-				return
-			}
-			for dec.More() {
-				var raw json.RawMessage
-				if err := dec.Decode(&raw); err != nil {
-					fail(fmt.Errorf("invalid JSON: %v", err))
-					return
-				}
-				e, keep, err := mapRecord(raw, opts, c)
-				if err != nil {
-					fail(err)
-					return
-				}
-				n++
-				if keep && !yield(e, nil) {
-					return
-				}
-			}
-			if _, err := dec.Token(); err != nil { // ]
-				fail(fmt.Errorf("invalid JSON: %v", err))
-				return
+			if sep == '}' {
+				break
 			}
 		}
-		if _, err := dec.Token(); err != nil { // }
-			fail(fmt.Errorf("invalid JSON: %v", err))
-			return
+	}
+}
+
+// records reads the array of a Records key; false when decoding ends.
+func records(js *ingest.JSONStream, opts ingest.Options, c *ingest.Counts, n *int, fail func(error), yield func(audit.Event, error) bool) bool {
+	if _, err := js.Expect("["); err != nil {
+		fail(fmt.Errorf("Records: want an array"))
+		return false
+	}
+	if b, err := js.Peek(); err == nil && b == ']' {
+		js.Expect("]")
+		return true
+	}
+	for {
+		raw, err := js.Value()
+		if err != nil {
+			fail(err)
+			return false
+		}
+		e, keep, err := mapRecord(raw, opts, c)
+		if err != nil {
+			fail(err)
+			return false
+		}
+		*n++
+		if keep && !yield(e, nil) {
+			return false
+		}
+		sep, err := js.Expect(",]")
+		if err != nil {
+			fail(err)
+			return false
+		}
+		if sep == ']' {
+			return true
 		}
 	}
 }

@@ -4,8 +4,8 @@ package kubernetes
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
+	json "github.com/goccy/go-json"
 	"iter"
 	"net/netip"
 	"slices"
