@@ -2,19 +2,19 @@ package audit
 
 import "errors"
 
-// errNotJSON is what compactJSON says of bytes that are not one JSON value.
+// errNotJSON is what CompactJSON says of bytes that are not one JSON value.
 var errNotJSON = errors.New("not a JSON value")
 
-// maxJSONDepth bounds the nesting compactJSON follows, as encoding/json's
+// maxJSONDepth bounds the nesting CompactJSON follows, as encoding/json's
 // does.
 const maxJSONDepth = 10000
 
-// compactJSON checks that src is exactly one JSON value (around it only
+// CompactJSON checks that src is exactly one JSON value (around it only
 // whitespace) and returns it without insignificant whitespace: src itself
 // when it has none, as the producers' records mostly do, else a compacted
 // copy. It gives the same bytes as json.Compact in one pass of a few
 // nanoseconds a kilobyte rather than encoding/json's state machine.
-func compactJSON(src []byte) ([]byte, error) {
+func CompactJSON(src []byte) ([]byte, error) {
 	s := jsonScanner{b: src}
 	s.space()
 	start := s.i

@@ -26,12 +26,12 @@ func checkCompact(t *testing.T, src []byte) {
 	t.Helper()
 	var want bytes.Buffer
 	wantErr := json.Compact(&want, src)
-	got, err := compactJSON(src)
+	got, err := CompactJSON(src)
 	if (err != nil) != (wantErr != nil) {
-		t.Fatalf("compactJSON(%q): error %v, encoding/json says %v", src, err, wantErr)
+		t.Fatalf("CompactJSON(%q): error %v, encoding/json says %v", src, err, wantErr)
 	}
 	if err == nil && !bytes.Equal(got, bytes.TrimSpace(want.Bytes())) {
-		t.Fatalf("compactJSON(%q) = %q, encoding/json gives %q", src, got, want.Bytes())
+		t.Fatalf("CompactJSON(%q) = %q, encoding/json gives %q", src, got, want.Bytes())
 	}
 }
 

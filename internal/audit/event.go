@@ -248,7 +248,7 @@ func normalizeRaw(raw *json.RawMessage) error {
 	if !utf8.Valid(*raw) {
 		return &FieldError{"raw", "not valid UTF-8"}
 	}
-	b, err := compactJSON(*raw)
+	b, err := CompactJSON(*raw)
 	if err != nil {
 		return &FieldError{"raw", "not a JSON value"}
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	gojson "github.com/goccy/go-json"
+
 	"github.com/audit-cli/audit/internal/audit"
 	"github.com/audit-cli/audit/internal/eventio"
 )
@@ -329,6 +331,20 @@ func Finish(e *audit.Event, source string, raw []byte) {
 // LineError names the line (or record) of a producer's input that could
 // not be read. It matches audit.ErrInvalid.
 type LineError = eventio.DecodeError
+
+// Unmarshal parses the producer's record data into v, or says why it is
+// not what (e.g. "a CloudTrail record"). Records are checked to be JSON in
+// one fast pass and then parsed with goccy/go-json, several times faster
+// than encoding/json on them; on an error, encoding/json words it.
+func Unmarshal(what string, data []byte, v any) error {
+	if _, err := audit.CompactJSON(data); err == nil && gojson.Unmarshal(data, v) == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return NotRecord(what, err)
+	}
+	return nil // encoding/json reads it after all
+}
 
 // NotRecord words why data is not a record of the producer named by
 // what (e.g. "a CloudTrail record"): a JSON error in a user's terms,

@@ -334,3 +334,40 @@ func TestHostileValues(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecode: whatever the bytes, every reader ends with events that
+// validate or an error that matches audit.ErrInvalid, and never panics.
+func FuzzDecode(f *testing.F) {
+	dir := filepath.Join("..", "..", "testdata", "ingest")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, line := range bytes.SplitAfter(b, []byte("\n"))[:min(3, len(bytes.SplitAfter(b, []byte("\n"))))] {
+			f.Add(line)
+		}
+		f.Add(b[:min(len(b), 4000)])
+	}
+	formats := append([]string{"auto"}, ingest.Names()...)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, format := range formats {
+			var c ingest.Counts
+			for e, err := range ingest.Decode(bytes.NewReader(data), format, ingest.Options{IncludeReadOnly: true}, &c) {
+				if err != nil {
+					if !errors.Is(err, audit.ErrInvalid) && !strings.Contains(err.Error(), "--format") {
+						t.Fatalf("%s: error %v does not match ErrInvalid", format, err)
+					}
+					break
+				}
+				if err := e.Normalize(); err != nil {
+					t.Fatalf("%s: event %q does not validate: %v", format, e.ID, err)
+				}
+			}
+		}
+	})
+}

@@ -6,8 +6,8 @@ package cloudtrail
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
-	json "github.com/goccy/go-json"
 	"io"
 	"iter"
 	"net/netip"
@@ -196,11 +196,11 @@ func records(js *ingest.JSONStream, opts ingest.Options, c *ingest.Counts, n *in
 // read-only call that is skipped.
 func mapRecord(data []byte, opts ingest.Options, c *ingest.Counts) (audit.Event, bool, error) {
 	var r record
-	if err := json.Unmarshal(data, &r); err != nil {
-		if bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) {
-			return audit.Event{}, false, ingest.NotRecord("a CloudTrail record", err)
-		}
+	if !bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) {
 		return audit.Event{}, false, fmt.Errorf("not a CloudTrail record (not a JSON object)")
+	}
+	if err := ingest.Unmarshal("a CloudTrail record", data, &r); err != nil {
+		return audit.Event{}, false, err
 	}
 	if r.EventID == "" || r.EventName == "" {
 		return audit.Event{}, false, fmt.Errorf("not a CloudTrail record (no eventID/eventName)")

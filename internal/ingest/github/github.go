@@ -7,8 +7,8 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
-	json "github.com/goccy/go-json"
 	"iter"
 	"net/netip"
 	"strconv"
@@ -105,8 +105,8 @@ func decode(br *bufio.Reader, opts ingest.Options, c *ingest.Counts) iter.Seq2[a
 
 func mapEntry(data []byte, opts ingest.Options, c *ingest.Counts) (audit.Event, bool, error) {
 	var g entry
-	if err := json.Unmarshal(data, &g); err != nil {
-		return audit.Event{}, false, ingest.NotRecord("a GitHub audit-log entry", err)
+	if err := ingest.Unmarshal("a GitHub audit-log entry", data, &g); err != nil {
+		return audit.Event{}, false, err
 	}
 	if g.Action == "" || (len(g.Timestamp) == 0 && len(g.CreatedAt) == 0) {
 		return audit.Event{}, false, fmt.Errorf("not a GitHub audit-log entry (no action/@timestamp)")

@@ -8,8 +8,8 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
-	json "github.com/goccy/go-json"
 	"iter"
 	"net/netip"
 	"regexp"
@@ -141,8 +141,8 @@ var rules = map[string][]rule{
 
 func mapEntry(data []byte, c *ingest.Counts) (audit.Event, bool, error) {
 	var f map[string]json.RawMessage
-	if err := json.Unmarshal(data, &f); err != nil {
-		return audit.Event{}, false, ingest.NotRecord("a journal entry", err)
+	if err := ingest.Unmarshal("a journal entry", data, &f); err != nil {
+		return audit.Event{}, false, err
 	}
 	cursor, ts := text(f["__CURSOR"]), text(f["__REALTIME_TIMESTAMP"])
 	if cursor == "" || ts == "" {

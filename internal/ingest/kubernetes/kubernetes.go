@@ -5,7 +5,6 @@ package kubernetes
 import (
 	"bufio"
 	"fmt"
-	json "github.com/goccy/go-json"
 	"iter"
 	"net/netip"
 	"slices"
@@ -84,8 +83,8 @@ var (
 
 func mapEvent(data []byte, opts ingest.Options, c *ingest.Counts) (audit.Event, bool, error) {
 	var k event
-	if err := json.Unmarshal(data, &k); err != nil {
-		return audit.Event{}, false, ingest.NotRecord("a Kubernetes audit event", err)
+	if err := ingest.Unmarshal("a Kubernetes audit event", data, &k); err != nil {
+		return audit.Event{}, false, err
 	}
 	if k.AuditID == "" || k.Verb == "" {
 		return audit.Event{}, false, fmt.Errorf("not a Kubernetes audit event (no auditID/verb)")
