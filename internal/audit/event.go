@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/audit-cli/audit/internal/suggest"
 )
 
 // Type is the category of an audited action.
@@ -38,6 +40,13 @@ func ParseType(s string) (Type, error) {
 		if v == t {
 			return t, nil
 		}
+	}
+	names := make([]string, len(Types))
+	for i, v := range Types {
+		names[i] = string(v)
+	}
+	if hint := suggest.Hint(s, names); hint != "" {
+		return "", fmt.Errorf("unknown type %q: %s (accepted: %s)", s, hint, typeNames())
 	}
 	return "", fmt.Errorf("unknown type %q (accepted: %s)", s, typeNames())
 }

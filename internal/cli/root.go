@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/audit-cli/audit/internal/cmd/completion"
 	"github.com/audit-cli/audit/internal/cmd/configcmd"
@@ -32,6 +34,7 @@ import (
 	"github.com/audit-cli/audit/internal/config"
 	"github.com/audit-cli/audit/internal/iostreams"
 	"github.com/audit-cli/audit/internal/output"
+	"github.com/audit-cli/audit/internal/suggest"
 )
 
 // Main runs the command line with os.Args and returns the exit code. It is
@@ -129,9 +132,7 @@ may be a brute-force attack.`,
 	pf.Bool("utc", false, "read and show times in UTC instead of the local zone")
 	pf.String("context", "", "use the named store context from the config file")
 	pf.String("token", "", "bearer token for a remote store (env AUDIT_TOKEN)")
-	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return cmdutil.FlagErrorWrap(err)
-	})
+	cmd.SetFlagErrorFunc(flagError)
 
 	cmd.AddCommand(list.NewCmdList(f, nil))
 	cmd.AddCommand(record.NewCmdRecord(f, nil))
@@ -172,4 +173,41 @@ func setup(f *cmdutil.Factory, cmd *cobra.Command, configPath string) error {
 	}
 	f.Location = func() *time.Location { return loc }
 	return nil
+}
+
+// badFlagValue is pflag's message for a value its type cannot parse.
+var badFlagValue = regexp.MustCompile(`^invalid argument "(.*)" for "(.*)" flag: (.*)$`)
+
+// flagError words pflag's errors for users: the nearest flag for an
+// unknown one, and what a flag's value must look like instead of the Go
+// function that refused it.
+func flagError(c *cobra.Command, err error) error {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "unknown flag: --"); ok {
+		var names []string
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			if !f.Hidden {
+				names = append(names, f.Name)
+			}
+		})
+		if near := suggest.Closest(name, names); near != "" {
+			return cmdutil.FlagErrorf("unknown flag --%s: did you mean --%s? (see %s --help)", name, near, c.CommandPath())
+		}
+		return cmdutil.FlagErrorf("unknown flag --%s (see %s --help)", name, c.CommandPath())
+	}
+	if m := badFlagValue.FindStringSubmatch(msg); m != nil {
+		value, flag, why := m[1], strings.ReplaceAll(m[2], ", ", "/"), m[3]
+		switch {
+		case strings.HasPrefix(why, "strconv.ParseInt"), strings.HasPrefix(why, "strconv.ParseUint"):
+			why = "want a whole number"
+		case strings.HasPrefix(why, "strconv.ParseFloat"):
+			why = "want a number"
+		case strings.HasPrefix(why, "strconv.ParseBool"):
+			why = "want true or false"
+		case strings.HasPrefix(why, "time: "):
+			why = "want a duration such as 30s, 5m or 1h30m"
+		}
+		return cmdutil.FlagErrorf("invalid %s %q: %s", flag, value, why)
+	}
+	return cmdutil.FlagErrorWrap(err)
 }

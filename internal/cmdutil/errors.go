@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
+
+	"github.com/audit-cli/audit/internal/suggest"
 )
 
 // FlagError is a usage error: a bad flag, argument or value. It exits 2.
@@ -48,4 +51,15 @@ func UnwrapPath(err error) error {
 		return le.Err
 	}
 	return err
+}
+
+// InvalidValue is the usage error for a flag value not among accepted: it
+// names the flag and the value, suggests the nearest accepted one when the
+// value looks like a typo of it, and lists them all.
+func InvalidValue(flag, value string, accepted []string) error {
+	list := strings.Join(accepted, ", ")
+	if hint := suggest.Hint(value, accepted); hint != "" {
+		return FlagErrorf("invalid %s %q: %s (accepted: %s)", flag, value, hint, list)
+	}
+	return FlagErrorf("invalid %s %q (accepted: %s)", flag, value, list)
 }

@@ -45,7 +45,7 @@ func AddFilterFlags(cmd *cobra.Command, ff *FilterFlags) {
 	fl.BoolVar(&ff.Failed, "failed", false, "only failed actions (same as --outcome failure)")
 	fl.StringVar(&ff.Since, "since", "", "events at or after this `time` (7d, yesterday, 2026-11-20 14:00, RFC 3339)")
 	fl.StringVar(&ff.Until, "until", "", "events before this `time`")
-	fl.StringVar(&ff.Period, "period", "", "a calendar `period`: today, yesterday, this-week, last-week, this-month, last-month, 2026-11, 2026-W47, 2026-11-20")
+	fl.StringVar(&ff.Period, "period", "", "a calendar `period`: today, yesterday, this-week, last-week, this-month, last-month, this-year, last-year, 2026, 2026-11, 2026-W47, 2026-11-20")
 	fl.StringVarP(&ff.Search, "search", "s", "", "text search over action, resource and details")
 	fl.Int64Var(&ff.After, "after", 0, "only events with a seq greater than `SEQ` (resume)")
 }

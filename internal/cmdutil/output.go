@@ -42,7 +42,7 @@ func (of *OutputFlags) Resolve(f *Factory, cmd *cobra.Command) error {
 		}
 	}
 	if !slices.Contains(output.Formats, of.Format) {
-		return FlagErrorf("invalid --output %q (accepted: %s)", of.Format, strings.Join(output.Formats, ", "))
+		return InvalidValue("--output", of.Format, output.Formats)
 	}
 	if of.Template != "" && !cmd.Flags().Changed("output") {
 		of.Format = "template"

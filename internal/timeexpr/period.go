@@ -6,11 +6,11 @@ import (
 	"time"
 )
 
-// Period is a closed calendar period: a day, an ISO 8601 week or a month, as
-// selected by --period.
+// Period is a closed calendar period: a day, an ISO 8601 week, a month or a
+// year, as selected by --period.
 type Period struct {
 	// Name is the canonical name, used in file names: "2026-11-25" (a day),
-	// "2026-W47" (an ISO week) or "2026-11" (a month).
+	// "2026-W47" (an ISO week), "2026-11" (a month) or "2026" (a year).
 	Name string
 	// Since is the inclusive start: the first midnight of the period, in loc.
 	Since time.Time
@@ -19,8 +19,9 @@ type Period struct {
 }
 
 // ParsePeriod parses --period relative to now, in loc: today, yesterday,
-// this-week, last-week, this-month, last-month, a month (2026-11), an ISO week
-// (2026-W47, also 2026-w47) or a day (2026-11-20). Keywords are
+// this-week, last-week, this-month, last-month, this-year, last-year, a year
+// (2026), a month (2026-11), an ISO week (2026-W47, also 2026-w47) or a day
+// (2026-11-20). Keywords are
 // case-insensitive and surrounding spaces are ignored; a nil loc means UTC.
 //
 // Since and Until are midnights in loc, so a day or week that contains a
@@ -61,12 +62,23 @@ func keywordPeriod(key string, now time.Time, loc *time.Location) (Period, bool)
 		return monthPeriod(y, m, loc), true
 	case "last-month":
 		return monthPeriod(y, m-1, loc), true
+	case "this-year":
+		return yearPeriod(y, loc), true
+	case "last-year":
+		return yearPeriod(y-1, loc), true
 	}
 	return Period{}, false
 }
 
 // namedPeriod reads 2026-11, 2026-w47 or 2026-11-20; key is lower case.
 func namedPeriod(key string, loc *time.Location) (Period, bool) {
+	if len(key) == 4 { // 2026
+		y, ok := number(key)
+		if !ok || y < 1 {
+			return Period{}, false
+		}
+		return yearPeriod(int(y), loc), true
+	}
 	if len(key) < 7 || key[4] != '-' {
 		return Period{}, false
 	}
@@ -132,6 +144,15 @@ func weekPeriod(y int, m time.Month, d int, loc *time.Location) Period {
 		Name:  fmt.Sprintf("%04d-W%02d", isoYear, isoWeek),
 		Since: midnight(monday.Year(), monday.Month(), monday.Day(), loc),
 		Until: midnight(next.Year(), next.Month(), next.Day(), loc),
+	}
+}
+
+// yearPeriod returns the calendar year y.
+func yearPeriod(y int, loc *time.Location) Period {
+	return Period{
+		Name:  fmt.Sprintf("%04d", y),
+		Since: midnight(y, time.January, 1, loc),
+		Until: midnight(y+1, time.January, 1, loc),
 	}
 }
 

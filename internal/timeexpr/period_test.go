@@ -23,6 +23,9 @@ func TestParsePeriod(t *testing.T) {
 		{"last-week", pinned, "2026-W47", day(2026, 11, 16), day(2026, 11, 23)},
 		{"this-month", pinned, "2026-11", day(2026, 11, 1), day(2026, 12, 1)},
 		{"last-month", pinned, "2026-10", day(2026, 10, 1), day(2026, 11, 1)},
+		{"this-year", pinned, "2026", day(2026, 1, 1), day(2027, 1, 1)},
+		{"last-year", pinned, "2025", day(2025, 1, 1), day(2026, 1, 1)},
+		{"2024", pinned, "2024", day(2024, 1, 1), day(2025, 1, 1)},
 		{"2026-11", pinned, "2026-11", day(2026, 11, 1), day(2026, 12, 1)},
 		{"2026-12", pinned, "2026-12", day(2026, 12, 1), day(2027, 1, 1)},
 		{"2026-02", pinned, "2026-02", day(2026, 2, 1), day(2026, 3, 1)},
@@ -127,10 +130,8 @@ func TestParsePeriodErrors(t *testing.T) {
 		"",
 		" ",
 		"x",
-		"now",       // a time, not a period
-		"this-year", // not a period keyword
+		"now", // a time, not a period
 		"7d",
-		"2026",
 		"2026-13",
 		"2026-00",
 		"2026-1",
@@ -188,9 +189,9 @@ func FuzzParsePeriod(f *testing.F) {
 		if got.Since.IsZero() || got.Until.IsZero() {
 			t.Fatalf("ParsePeriod(%q) = %v, a zero time without an error", s, got)
 		}
-		// Old local mean times shift midnights by minutes; a month is at
-		// most 31 days and an hour.
-		if d := got.Until.Sub(got.Since); d < 22*time.Hour || d > 32*24*time.Hour {
+		// Old local mean times shift midnights by minutes; a year is at
+		// most 366 days and an hour.
+		if d := got.Until.Sub(got.Since); d < 22*time.Hour || d > 367*24*time.Hour {
 			t.Errorf("ParsePeriod(%q) = %v .. %v, %v long", s, got.Since, got.Until, d)
 		}
 		// The canonical name reads back as the same period.

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/audit-cli/audit/internal/suggest"
 )
 
 // The values of Error.Kind.
@@ -22,15 +24,16 @@ const (
 	kindPeriod = "period"
 )
 
-// The accepted forms, listed in error messages.
+// The accepted forms, listed in error messages: short, one line.
 const (
-	timeForms = "want a duration ago (90s, 15m, 24h, 7d, 2w), " +
-		"a keyword (now, today, yesterday, this-week, last-week, this-month, last-month, this-year), " +
-		"a date (2026-11-20), a date and time (2026-11-20 14:00, 2026-11-20T14:00:05) " +
-		"or RFC 3339 (2026-11-20T14:00:05Z)"
-	periodForms = "want today, yesterday, this-week, last-week, this-month, last-month, " +
-		"a month (2026-11), an ISO week (2026-W47) or a day (2026-11-20)"
+	timeForms = "accepted: 90s, 15m, 24h, 7d, 2w ago; now, today, yesterday, this-week, last-week, " +
+		"this-month, last-month, this-year, last-year; 2026-11-20; \"2026-11-20 14:00\"; RFC 3339"
+	periodForms = "accepted: today, yesterday, this-week, last-week, this-month, last-month, " +
+		"this-year, last-year, a year 2026, a month 2026-11, a week 2026-W47, a day 2026-11-20"
 )
+
+// keywords are the named periods, for suggestions.
+var keywords = []string{"now", "today", "yesterday", "this-week", "last-week", "this-month", "last-month", "this-year", "last-year"}
 
 // maxDays bounds the "d" and "w" durations: it reaches past the whole range of
 // four-digit years from any present time, and keeps time.AddDate's arithmetic
@@ -54,7 +57,10 @@ func (e *Error) Error() string {
 	if e.Kind == kindPeriod {
 		kind, forms = kindPeriod, periodForms
 	}
-	return fmt.Sprintf("invalid %s %q: %s", kind, e.Value, forms)
+	if hint := suggest.Hint(strings.TrimSpace(e.Value), keywords); hint != "" {
+		return fmt.Sprintf("invalid %s %q: %s (%s)", kind, e.Value, hint, forms)
+	}
+	return fmt.Sprintf("invalid %s %q (%s)", kind, e.Value, forms)
 }
 
 // Parse parses a time expression for --since/--until relative to now, in loc
@@ -64,8 +70,8 @@ func (e *Error) Error() string {
 //     7d, 2w); s, m and h are exact durations, d and w are calendar days in
 //     loc, so 1d across a daylight saving change is 23 or 25 hours;
 //   - a keyword, the start of that period in loc: now, today, yesterday,
-//     this-week, last-week, this-month, last-month, this-year (weeks start on
-//     Monday, ISO 8601);
+//     this-week, last-week, this-month, last-month, this-year, last-year
+//     (weeks start on Monday, ISO 8601);
 //   - a date, 2026-11-20, meaning its midnight in loc;
 //   - a date and time in loc: 2026-11-20 14:00, 2026-11-20 14:00:05,
 //     2026-11-20T14:00, 2026-11-20T14:00:05, with an optional fraction of a
@@ -96,8 +102,6 @@ func parseTime(v string, now time.Time, loc *time.Location) (time.Time, bool) {
 	switch key {
 	case "now":
 		return now, true
-	case "this-year":
-		return midnight(now.Year(), time.January, 1, loc), true
 	}
 	if p, ok := keywordPeriod(key, now, loc); ok {
 		return p.Since, true

@@ -56,6 +56,7 @@ func TestParse(t *testing.T) {
 		{"this-month", civil{2026, time.November, 1, 0, 0, 0, 0}},
 		{"last-month", civil{2026, time.October, 1, 0, 0, 0, 0}},
 		{"this-year", civil{2026, time.January, 1, 0, 0, 0, 0}},
+		{"last-year", civil{2025, time.January, 1, 0, 0, 0, 0}},
 		{"2026-11-20", civil{2026, time.November, 20, 0, 0, 0, 0}},
 		{"2026-11-20 14:00", civil{2026, time.November, 20, 14, 0, 0, 0}},
 		{"2026-11-20 14:00:05", civil{2026, time.November, 20, 14, 0, 5, 0}},
@@ -201,7 +202,6 @@ func TestParseErrors(t *testing.T) {
 		"tomorrow",
 		"this week",
 		"this_week",
-		"last-year",
 		"7",
 		"d",
 		"-7d",
@@ -284,16 +284,19 @@ func TestErrorMessage(t *testing.T) {
 		want string
 	}{
 		{&Error{Value: "yesterdayy", Kind: "time expression"},
-			`invalid time expression "yesterdayy": want a duration ago (90s, 15m, 24h, 7d, 2w), ` +
-				`a keyword (now, today, yesterday, this-week, last-week, this-month, last-month, this-year), ` +
-				`a date (2026-11-20), a date and time (2026-11-20 14:00, 2026-11-20T14:00:05) ` +
-				`or RFC 3339 (2026-11-20T14:00:05Z)`},
-		{&Error{Value: "x", Kind: "period"},
-			`invalid period "x": want today, yesterday, this-week, last-week, this-month, last-month, ` +
-				`a month (2026-11), an ISO week (2026-W47) or a day (2026-11-20)`},
+			`invalid time expression "yesterdayy": did you mean yesterday? (accepted: 90s, 15m, 24h, 7d, 2w ago; ` +
+				`now, today, yesterday, this-week, last-week, this-month, last-month, this-year, last-year; ` +
+				`2026-11-20; "2026-11-20 14:00"; RFC 3339)`},
+		{&Error{Value: "3 dayz", Kind: "time expression"},
+			`invalid time expression "3 dayz" (accepted: 90s, 15m, 24h, 7d, 2w ago; ` +
+				`now, today, yesterday, this-week, last-week, this-month, last-month, this-year, last-year; ` +
+				`2026-11-20; "2026-11-20 14:00"; RFC 3339)`},
+		{&Error{Value: "last-weak", Kind: "period"},
+			`invalid period "last-weak": did you mean last-week? (accepted: today, yesterday, this-week, last-week, ` +
+				`this-month, last-month, this-year, last-year, a year 2026, a month 2026-11, a week 2026-W47, a day 2026-11-20)`},
 		{&Error{Value: "a\nb", Kind: "period"},
-			`invalid period "a\nb": want today, yesterday, this-week, last-week, this-month, last-month, ` +
-				`a month (2026-11), an ISO week (2026-W47) or a day (2026-11-20)`},
+			`invalid period "a\nb" (accepted: today, yesterday, this-week, last-week, ` +
+				`this-month, last-month, this-year, last-year, a year 2026, a month 2026-11, a week 2026-W47, a day 2026-11-20)`},
 	}
 	for _, tt := range tests {
 		if got := tt.err.Error(); got != tt.want {

@@ -148,7 +148,7 @@ func (opts *ExportOptions) validate() error {
 	if opts.Format != "" {
 		opts.Format = strings.ToLower(strings.TrimSpace(opts.Format))
 		if !slices.Contains(Formats, opts.Format) {
-			return cmdutil.FlagErrorf("invalid --format %q (accepted: %s)", opts.Format, strings.Join(Formats, ", "))
+			return cmdutil.InvalidValue("--format", opts.Format, Formats)
 		}
 	}
 	toStdout := opts.Output == "" || opts.Output == "-"

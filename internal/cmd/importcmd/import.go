@@ -98,7 +98,7 @@ The packages install audit-import-auditd.service, which follows
 				return cmdutil.FlagErrorf("--state is for --follow")
 			}
 			if opts.Format != "auto" && !slices.Contains(formatNames(), opts.Format) {
-				return cmdutil.FlagErrorf("invalid --format %q (accepted: auto, %s)", opts.Format, strings.Join(formatNames(), ", "))
+				return cmdutil.InvalidValue("--format", opts.Format, append([]string{"auto"}, formatNames()...))
 			}
 			if runF != nil {
 				return runF(opts)
