@@ -63,3 +63,17 @@ func InvalidValue(flag, value string, accepted []string) error {
 	}
 	return FlagErrorf("invalid %s %q (accepted: %s)", flag, value, list)
 }
+
+// Reword gives err a message of its own for users while keeping what it
+// is (errors.Is and As still see err, and so does the exit code).
+func Reword(err error, format string, a ...any) error {
+	return &reworded{msg: fmt.Sprintf(format, a...), err: err}
+}
+
+type reworded struct {
+	msg string
+	err error
+}
+
+func (e *reworded) Error() string { return e.msg }
+func (e *reworded) Unwrap() error { return e.err }

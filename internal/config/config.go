@@ -38,6 +38,31 @@ type Config struct {
 	Contexts       map[string]Context
 	CurrentContext string
 	File           string // the config file read, "" when none exists
+	// Sources says where each setting's value came from, by key (store,
+	// token, output, color, timezone, context, integrity.key-file): "flag
+	// --store", "env AUDIT_STORE", "context prod", "file PATH" or
+	// "default".
+	Sources map[string]string
+}
+
+// Keys are the settings Sources describes, in the order `audit config`
+// prints them.
+var Keys = []string{"store", "token", "context", "output", "color", "timezone", "integrity.key-file"}
+
+// sourceOf says where key's value comes from.
+func sourceOf(v *viper.Viper, flags *pflag.FlagSet, key, file string) string {
+	if f := flags.Lookup(key); f != nil && f.Changed {
+		return "flag --" + key
+	}
+	if env := "AUDIT_" + strings.ToUpper(key); !strings.ContainsAny(key, ".-") {
+		if _, ok := os.LookupEnv(env); ok {
+			return "env " + env
+		}
+	}
+	if file != "" && v.InConfig(key) {
+		return "file " + file
+	}
+	return "default"
 }
 
 // DefaultPath returns $XDG_CONFIG_HOME/audit/config.yaml, or
@@ -100,8 +125,13 @@ func Load(path string, flags *pflag.FlagSet) (*Config, error) {
 	cfg.Color = v.GetString("color")
 	cfg.Timezone = v.GetString("timezone")
 	cfg.KeyFile = v.GetString("integrity.key-file")
+	cfg.Sources = map[string]string{}
+	for _, key := range Keys {
+		cfg.Sources[key] = sourceOf(v, flags, key, cfg.File)
+	}
 	if f := flags.Lookup("utc"); f != nil && f.Changed && f.Value.String() == "true" {
 		cfg.Timezone = "UTC"
+		cfg.Sources["timezone"] = "flag --utc"
 	}
 
 	// A context supplies store and token unless a flag or AUDIT_STORE /
@@ -109,6 +139,9 @@ func Load(path string, flags *pflag.FlagSet) (*Config, error) {
 	cfg.Context = v.GetString("context")
 	if cfg.Context == "" {
 		cfg.Context = cfg.CurrentContext
+		if cfg.Context != "" {
+			cfg.Sources["context"] = "file " + cfg.File + " (current-context)"
+		}
 	}
 	cfg.Store, cfg.Token = v.GetString("store"), v.GetString("token")
 	if cfg.Context != "" {
@@ -119,12 +152,16 @@ func Load(path string, flags *pflag.FlagSet) (*Config, error) {
 		storeSet := isSet(v, flags, "store")
 		if !storeSet {
 			cfg.Store = c.Store
+			cfg.Sources["store"] = "context " + cfg.Context
 		}
 		// The context's token goes to the context's store only: with
 		// another store named by a flag or AUDIT_STORE, sending it there
 		// would hand it to whoever runs that server.
 		if !isSet(v, flags, "token") && (!storeSet || cfg.Store == c.Store) {
 			cfg.Token = c.Token
+			if c.Token != "" {
+				cfg.Sources["token"] = "context " + cfg.Context
+			}
 		}
 	}
 	return cfg, nil

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -16,6 +17,8 @@ import (
 	"github.com/audit-cli/audit/internal/config"
 	"github.com/audit-cli/audit/internal/iostreams"
 	"github.com/audit-cli/audit/internal/output"
+	"github.com/audit-cli/audit/internal/store"
+	"github.com/audit-cli/audit/internal/suggest"
 )
 
 // ConfigOptions holds what a config run needs.
@@ -34,8 +37,8 @@ type ConfigOptions struct {
 func NewCmdConfig(f *cmdutil.Factory, runF func(string, *ConfigOptions) error) *cobra.Command {
 	opts := &ConfigOptions{IO: f.IOStreams}
 	cmd := &cobra.Command{
-		Use:   "config <command>",
-		Short: "Show the config file and manage its store contexts",
+		Use:   "config [command]",
+		Short: "Show the effective configuration and manage store contexts",
 		Long: `Show the config file ($XDG_CONFIG_HOME/audit/config.yaml, or --config)
 and manage its contexts: named pairs of a store and a token, for the
 deployments you work with. "audit --context NAME …" uses one for a single
@@ -43,8 +46,14 @@ command; "audit config use-context NAME" makes one the default.
 
 A flag, AUDIT_STORE or AUDIT_TOKEN still overrides the context's value.
 The file holds tokens: it is written with mode 0600, and "config view"
-shows it with every token redacted.`,
-		Example: `  audit config set-context prod --store https://audit.example.com --token -  # token on stdin
+shows it with every token redacted.
+
+Without a command, config prints the settings this run would use and
+where each came from: a flag, an AUDIT_* variable, a context, the file,
+or the default.`,
+		Example: `  audit config                     # the effective settings and their sources
+  audit --context prod config      # … with a context
+  audit config set-context prod --store https://audit.example.com --token -  # token on stdin
   audit config set-context local --store ~/.local/share/audit/audit.db
   audit config use-context prod
   audit config get-contexts
@@ -54,6 +63,25 @@ shows it with every token redacted.`,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			opts.Path = configPath(cmd)
 			return nil
+		},
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return nil
+			}
+			var names []string
+			for _, c := range cmd.Commands() {
+				names = append(names, c.Name())
+			}
+			if hint := suggest.Hint(args[0], names); hint != "" {
+				return cmdutil.FlagErrorf("unknown config command %q: %s (commands: %s)", args[0], hint, strings.Join(names, ", "))
+			}
+			return cmdutil.FlagErrorf("unknown config command %q (commands: %s)", args[0], strings.Join(names, ", "))
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF("effective", opts)
+			}
+			return effectiveRun(cmd, opts)
 		},
 	}
 	run := func(name string, fn func(*ConfigOptions) error) func(*cobra.Command, []string) error {
@@ -74,20 +102,24 @@ shows it with every token redacted.`,
 	view := &cobra.Command{
 		Use:   "view",
 		Short: "Print the config file, tokens redacted",
-		Args:  cmdutil.NoArgs,
-		RunE:  run("view", viewRun),
+		Example: `  audit config view
+  audit --config ./team.yaml config view`,
+		Args: cmdutil.NoArgs,
+		RunE: run("view", viewRun),
 	}
 	get := &cobra.Command{
-		Use:   "get-contexts",
-		Short: "List the contexts; * marks the current one",
-		Args:  cmdutil.NoArgs,
-		RunE:  run("get-contexts", getContextsRun),
+		Use:     "get-contexts",
+		Short:   "List the contexts; * marks the current one",
+		Example: `  audit config get-contexts`,
+		Args:    cmdutil.NoArgs,
+		RunE:    run("get-contexts", getContextsRun),
 	}
 	current := &cobra.Command{
-		Use:   "current-context",
-		Short: "Print the name of the current context",
-		Args:  cmdutil.NoArgs,
-		RunE:  run("current-context", currentContextRun),
+		Use:     "current-context",
+		Short:   "Print the name of the current context",
+		Example: `  audit config current-context`,
+		Args:    cmdutil.NoArgs,
+		RunE:    run("current-context", currentContextRun),
 	}
 	use := &cobra.Command{
 		Use:     "use-context NAME",
@@ -125,10 +157,11 @@ your shell history and of the process list.`,
 	set.Flags().StringVar(&opts.Store, "store", "", "the context's store `address`")
 	set.Flags().StringVar(&opts.Token, "token", "", "the context's bearer `token` for a remote store; - reads it from stdin")
 	del := &cobra.Command{
-		Use:   "delete-context NAME",
-		Short: "Remove a context",
-		Args:  cmdutil.ExactArgs(1, "the NAME of a context"),
-		RunE:  run("delete-context", deleteContextRun),
+		Use:     "delete-context NAME",
+		Short:   "Remove a context",
+		Example: `  audit config delete-context staging`,
+		Args:    cmdutil.ExactArgs(1, "the NAME of a context"),
+		RunE:    run("delete-context", deleteContextRun),
 	}
 	cmd.AddCommand(view, get, current, use, set, del)
 	return cmd
@@ -156,6 +189,62 @@ func readToken(ios *iostreams.IOStreams) (string, error) {
 		return "", cmdutil.FlagErrorf("--token -: no token on standard input")
 	}
 	return tok, nil
+}
+
+// effectiveRun prints the settings of this run and their sources.
+func effectiveRun(cmd *cobra.Command, opts *ConfigOptions) error {
+	explicit := ""
+	if fl := cmd.Flags().Lookup("config"); fl != nil && fl.Value.String() != "" {
+		explicit = fl.Value.String()
+	} else if p := os.Getenv("AUDIT_CONFIG"); p != "" {
+		explicit = p
+	}
+	cfg, err := config.Load(explicit, cmd.Flags())
+	if err != nil {
+		return cmdutil.FlagErrorWrap(err)
+	}
+	file := opts.Path + " (none: defaults apply)"
+	if cfg.File != "" {
+		file = cfg.File
+	}
+	values := map[string]string{
+		"store": cfg.Store, "token": cfg.Token, "context": cfg.Context, "output": cfg.Output,
+		"color": cfg.Color, "timezone": cfg.Timezone, "integrity.key-file": cfg.KeyFile,
+	}
+	if values["store"] == "" {
+		values["store"] = store.DefaultPath()
+	}
+	if values["token"] != "" {
+		values["token"] = "(set, not shown)"
+	}
+	if values["timezone"] == "" {
+		zone, _ := time.Now().Zone()
+		values["timezone"] = "local (" + zone + ")"
+	}
+	rows := [][]string{{"config file", file, ""}}
+	for _, key := range config.Keys {
+		v := values[key]
+		if v == "" {
+			v = "(none)"
+		}
+		rows = append(rows, []string{key, v, cfg.Sources[key]})
+	}
+	w := 0
+	for _, r := range rows {
+		w = max(w, len(r[0]))
+	}
+	vw := 0
+	for _, r := range rows[1:] {
+		vw = max(vw, len([]rune(r[1])))
+	}
+	for i, r := range rows {
+		if i == 0 {
+			fmt.Fprintf(opts.IO.Out, "%-*s  %s\n", w, r[0], r[1])
+			continue
+		}
+		fmt.Fprintf(opts.IO.Out, "%-*s  %s%s  %s\n", w, r[0], r[1], strings.Repeat(" ", vw-len([]rune(r[1]))), r[2])
+	}
+	return nil
 }
 
 func viewRun(opts *ConfigOptions) error {

@@ -84,9 +84,19 @@ duration, client address, token name; never a token). On SIGTERM or
 SIGINT serve stops accepting, ends the watch streams (clients reconnect
 and resume), finishes the requests in flight and exits 0.
 
-The API (GET /v1/events, GET /v1/events/{id}, GET /v1/events/watch,
-POST /v1/events, GET /healthz) is described in docs; any HTTP client may
-use it.
+The API, described in docs/serve.md; any HTTP client may use it (role
+needed in brackets):
+  GET  /healthz                 liveness, no token
+  GET  /v1/events               list, with the filters as query parameters (read)
+  GET  /v1/events/{id}          one event (read)
+  GET  /v1/events/watch         Server-Sent Events, resumable (read)
+  POST /v1/events               record or import, JSON array or NDJSON (write)
+  GET  /v1/stats                counts (read)
+  GET  /v1/stats/logins         failed-login bursts (read)
+  GET  /v1/chain/head           the chain's last hash (read)
+  GET  /v1/chain/checkpoint     the prune checkpoint (read)
+  GET|POST /v1/verify           verify the chain (read)
+  POST /v1/prune                prune old events (admin)
 
 Without --tls-cert and --tls-key serve speaks plain HTTP: keep it on
 127.0.0.1 behind a TLS-terminating proxy, or give it a certificate.

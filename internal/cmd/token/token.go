@@ -251,7 +251,7 @@ func revokeRun(ctx context.Context, opts *TokenOptions) error {
 	}
 	if err := ts.RevokeToken(ctx, opts.Name); err != nil {
 		if errors.Is(err, audit.ErrNotFound) {
-			return fmt.Errorf("no token named %q (audit token list shows them): %w", opts.Name, err)
+			return cmdutil.Reword(err, "no token named %q (audit token list shows them)", opts.Name)
 		}
 		return err
 	}
