@@ -148,6 +148,7 @@ may be a brute-force attack.`,
 	cmd.AddCommand(configcmd.NewCmdConfig(f, nil))
 	cmd.AddCommand(completion.NewCmdCompletion(f, nil))
 	cmd.AddCommand(version.NewCmdVersion(f, nil))
+	cmd.AddCommand(templatesTopic)
 	version.SetRootVersion(cmd)
 	RegisterCompletions(cmd, f)
 	return cmd
@@ -210,4 +211,31 @@ func flagError(c *cobra.Command, err error) error {
 		return cmdutil.FlagErrorf("invalid %s %q: %s", flag, value, why)
 	}
 	return cmdutil.FlagErrorWrap(err)
+}
+
+// templatesTopic is `audit help templates`.
+var templatesTopic = &cobra.Command{
+	Use:   "templates",
+	Short: "The fields and functions of --template",
+	Long: `--template (or -o template --template T) prints each event through a Go
+text/template. What it prints for an event ends its line; an event it
+prints nothing for prints no line, so a template can select.
+
+Fields:
+  .ID .Seq .Time .User .UserName .Type .Action .ResourceType .Resource
+  .Details .IP .Outcome .Hash .Source .Raw
+
+Functions, besides text/template's own (if, with, eq, printf, …):
+  {{time .Time}}              the time in RFC 3339, UTC
+  {{action .}}                the ACTION column's text
+  {{humanize .ResourceType}}  the resource type in words (alert_rule: Alert Rule)
+  {{json .}}, {{json .Raw}}   the event, or a value, as JSON
+
+A misspelt field is a usage error (exit 2) before anything is printed.
+
+Examples:
+  audit list --template '{{time .Time}} {{.User}} {{.Type}} {{.IP}}'
+  audit list --type security --template '{{.UserName}}: {{action .}}'
+  audit list --failed --template '{{if .IP}}{{.IP}}{{else}}-{{end}} {{.User}}'
+  audit list --source cloudtrail --template '{{json .Raw}}' | jq .userAgent`,
 }

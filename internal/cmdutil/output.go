@@ -27,7 +27,7 @@ type OutputFlags struct {
 // AddOutputFlags registers the output flags on cmd.
 func AddOutputFlags(cmd *cobra.Command, of *OutputFlags) {
 	cmd.Flags().StringVarP(&of.Format, "output", "o", "table", "output `format`: "+strings.Join(output.Formats, ", "))
-	cmd.Flags().StringVar(&of.Template, "template", "", "Go text/template for -o template, e.g. '{{.User}} {{.IP}}'")
+	cmd.Flags().StringVar(&of.Template, "template", "", "Go text/template for -o template, e.g. '{{.User}} {{.IP}}' (fields and functions: audit help templates)")
 	cmd.Flags().BoolVar(&of.NoHeaders, "no-headers", false, "omit the header row of table, csv and tsv output")
 	cmd.Flags().BoolVar(&of.Raw, "raw", false, "csv/tsv: write cells exactly as recorded, without formula neutralisation")
 	cmd.Flags().BoolVar(&of.WithRaw, "with-raw", false, "json/jsonl: include each event's original record from its producer (raw)")
@@ -73,6 +73,9 @@ func (of *OutputFlags) Printer(ios *iostreams.IOStreams, now time.Time, loc *tim
 		Neutralize: (of.Format == "csv" || of.Format == "tsv") && !of.Raw,
 	})
 	if err != nil {
+		if strings.HasPrefix(err.Error(), "--") { // names its flag already
+			return nil, FlagErrorWrap(err)
+		}
 		return nil, FlagErrorWrap(fmt.Errorf("--output: %w", err))
 	}
 	return p, nil

@@ -543,9 +543,10 @@ func TestTemplate(t *testing.T) {
 	one := render(t, Options{Format: "template", Template: "{{json .}}"}, events[:1])
 	assertOutput(t, one, render(t, Options{Format: "jsonl"}, events[:1]))
 
-	// An unknown field fails the event, printing nothing of it.
+	// An unknown field in a branch the trial run does not take fails the
+	// event that takes it, printing nothing of it.
 	var b bytes.Buffer
-	p, err := New(&b, Options{Format: "template", Template: "{{.Nope}}"})
+	p, err := New(&b, Options{Format: "template", Template: `{{if eq .User "jdavis"}}{{.Nope}}{{end}}`})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -565,7 +566,10 @@ func TestNewErrors(t *testing.T) {
 	}{
 		{Options{Format: "xml"}, `unknown output format "xml" (accepted: table, wide, csv, tsv, json, jsonl, template)`},
 		{Options{Format: "template"}, "the template output format needs a template (--template)"},
-		{Options{Format: "template", Template: "{{.User"}, "invalid template: "},
+		{Options{Format: "template", Template: "{{.User"}, "--template: line 1: unclosed action"},
+		{Options{Format: "template", Template: "{{.Usr}}"}, "--template: unknown field .Usr: did you mean .User? (fields: .ID, .Seq, .Time, .User, .UserName,"},
+		{Options{Format: "template", Template: "{{.Nothing}}"}, "--template: unknown field .Nothing (fields: .ID,"},
+		{Options{Format: "template", Template: "{{time .User}}"}, "--template: line 1: wrong type for value; expected time.Time; got string"},
 	} {
 		_, err := New(&bytes.Buffer{}, tc.opts)
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"regexp"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/audit-cli/audit/internal/audit"
+	"github.com/audit-cli/audit/internal/suggest"
 )
 
 // templateFuncs are the functions a --template may call besides the
@@ -60,9 +64,47 @@ func newTemplatePrinter(out *sink, opts Options) (*templatePrinter, error) {
 	}
 	tmpl, err := template.New("output").Funcs(templateFuncs).Parse(opts.Template)
 	if err != nil {
-		return nil, fmt.Errorf("invalid template: %w", err)
+		return nil, templateError(err)
+	}
+	// A trial on an event with every field set finds a misspelt field
+	// before anything is printed (one in a branch it does not take is
+	// found when an event takes it).
+	if err := tmpl.Execute(io.Discard, &sampleEvent); err != nil {
+		return nil, templateError(err)
 	}
 	return &templatePrinter{out: out, tmpl: tmpl, tty: opts.TTY}, nil
+}
+
+// templateFields are the fields a template can name, as Go spells them.
+var templateFields = []string{".ID", ".Seq", ".Time", ".User", ".UserName", ".Type", ".Action",
+	".ResourceType", ".Resource", ".Details", ".IP", ".Outcome", ".Hash", ".Source", ".Raw"}
+
+// sampleEvent has every field set, for the trial run of a template.
+var sampleEvent = audit.Event{ID: "id", Seq: 1, Time: time.Unix(0, 0).UTC(), User: "u", UserName: "U",
+	Type: audit.TypeLogin, Action: "a", ResourceType: "r", Resource: "r", Details: "d", IP: "192.0.2.1",
+	Outcome: audit.OutcomeSuccess, Hash: "h", Source: audit.SourceAudit, Raw: []byte(`{}`)}
+
+var (
+	unknownField  = regexp.MustCompile(`can't evaluate field (\w+) in type \*?audit\.Event`)
+	templateWhere = regexp.MustCompile(`^template: output:(\d+)(?::\d+)?: (?:executing "output" at <[^>]*>: )?`)
+)
+
+// templateError words text/template's errors for users: the unknown field
+// with the nearest known one and the list, and a line number instead of
+// Go's names.
+func templateError(err error) error {
+	msg := err.Error()
+	if m := unknownField.FindStringSubmatch(msg); m != nil {
+		list := strings.Join(templateFields, ", ")
+		if hint := suggest.Hint("."+m[1], templateFields); hint != "" {
+			return fmt.Errorf("--template: unknown field .%s: %s (fields: %s)", m[1], hint, list)
+		}
+		return fmt.Errorf("--template: unknown field .%s (fields: %s)", m[1], list)
+	}
+	if m := templateWhere.FindStringSubmatch(msg); m != nil {
+		msg = "line " + m[1] + ": " + msg[len(m[0]):]
+	}
+	return fmt.Errorf("--template: %s", msg)
 }
 
 func (p *templatePrinter) Print(e *audit.Event) error {
@@ -74,7 +116,7 @@ func (p *templatePrinter) Print(e *audit.Event) error {
 	ev.Time = ev.Time.UTC()
 	// Executed into a buffer so that a failing event prints nothing of itself.
 	if err := p.tmpl.Execute(&p.buf, &ev); err != nil {
-		return fmt.Errorf("template: %w", err)
+		return templateError(err)
 	}
 	if p.buf.Len() == 0 {
 		return nil

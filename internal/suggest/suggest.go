@@ -5,8 +5,9 @@ package suggest
 import "strings"
 
 // Closest returns the candidate nearest to s by edit distance
-// (case-insensitive), when it is near enough to be a typo: at most 2
-// edits, and fewer than half of s. It returns "" otherwise, and for s
+// (case-insensitive), when it is near enough to be a typo: one edit (a
+// letter added, dropped, changed, or two swapped), or two in a word of
+// eight letters or more. It returns "" otherwise, and for s
 // itself.
 func Closest(s string, candidates []string) string {
 	s = strings.ToLower(s)
@@ -16,7 +17,7 @@ func Closest(s string, candidates []string) string {
 		if d == 0 {
 			return ""
 		}
-		if d < bestD && 2*d < len([]rune(s)) {
+		if n := len([]rune(s)); d < bestD && (d == 1 && n >= 3 || d == 2 && n >= 8) {
 			best, bestD = c, d
 		}
 	}

@@ -113,4 +113,6 @@ func SetRootVersion(root *cobra.Command) {
 	root.Version = i.Version
 	// The template is plain text: a version never holds "{{".
 	root.SetVersionTemplate(Format(i))
+	// --version without cobra's -v: -v is --verbose wherever it exists.
+	root.Flags().Bool("version", false, "print the version and exit")
 }
