@@ -51,7 +51,8 @@ one source IP address, whose first and last are at most --window apart.
 Bursts that share a failure are reported as one, with its first and last
 failure, its count, and the addresses it came from (a user's burst) or the
 users it tried (an address's burst). A slow trickle, fewer failures than
-the threshold in any window, is no burst. --failed is implied.
+the threshold in any window, is no burst. --failed is implied. Without
+--since, --until or --period it looks at the last 7 days.
 
 The store reads the failures in time order with memory bounded by the
 window, so a year of events is no problem.
@@ -122,6 +123,7 @@ func loginsRun(ctx context.Context, opts *LoginsOptions) error {
 	if err != nil {
 		return err
 	}
+	defaultWindow(opts.IO, &filter, now, opts.Location, true)
 	q := audit.BurstQuery{Filter: filter, Threshold: opts.Threshold, Window: opts.Window}
 	all, err := st.Bursts(ctx, q)
 	if err != nil {

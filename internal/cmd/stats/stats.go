@@ -52,8 +52,11 @@ func NewCmdStats(f *cmdutil.Factory, runF func(*StatsOptions) error) *cobra.Comm
 GROUP BY over its indexes, or the server's GET /v1/stats), never by reading
 every event.
 
-Without --by, print the review (of the last 7 days unless --since, --until
-or --period say otherwise): totals by type and outcome, the most active
+Every stats command covers the last 7 days unless --since, --until or
+--period say otherwise (the review's header shows the window; --by and
+logins say it on a terminal).
+
+Without --by, print the review: totals by type and outcome, the most active
 users, the most changed resources (create, update and delete events), the
 top source IP addresses, and a chart of activity by hour (for a day or
 less), by day (up to three months) or by week, drawn with unicode bars
@@ -183,8 +186,24 @@ func outputOptions(ios *iostreams.IOStreams, format string, noHeaders bool, now 
 	}
 }
 
-// DefaultReviewDays is the window of the review when no time filter is given.
+// DefaultReviewDays is the window of every stats command when no time
+// filter is given.
 const DefaultReviewDays = 7
+
+// defaultWindow gives a filter without a time bound (nor --after) the
+// last DefaultReviewDays days: the review is a weekly habit, and a stats
+// command should not read the whole, possibly huge, log by default. Where
+// no header shows the window (--by, logins), a terminal is told on stderr.
+func defaultWindow(ios *iostreams.IOStreams, filter *audit.Filter, now time.Time, loc *time.Location, say bool) {
+	if !filter.Since.IsZero() || !filter.Until.IsZero() || filter.After != 0 {
+		return
+	}
+	filter.Since = now.In(loc).AddDate(0, 0, -DefaultReviewDays)
+	if say && ios.IsStderrTTY() {
+		fmt.Fprintf(ios.ErrOut, "The last %d days: %s (--since, --until or --period choose another window).\n",
+			DefaultReviewDays, output.RangeText(filter.Since, time.Time{}, loc))
+	}
+}
 
 func statsRun(ctx context.Context, opts *StatsOptions) error {
 	now := opts.Now()
@@ -197,13 +216,9 @@ func statsRun(ctx context.Context, opts *StatsOptions) error {
 		return err
 	}
 	oo := outputOptions(opts.IO, opts.Output, opts.NoHeaders, now, opts.Location)
+	defaultWindow(opts.IO, &filter, now, opts.Location, len(opts.By) > 0)
 	if len(opts.By) > 0 {
 		return byRun(ctx, opts, st, filter, oo)
-	}
-	if filter.Since.IsZero() && filter.Until.IsZero() && filter.After == 0 {
-		// The review is a weekly habit: without a window it covers the
-		// last seven days rather than the whole (possibly huge) log.
-		filter.Since = now.In(opts.Location).AddDate(0, 0, -DefaultReviewDays)
 	}
 	r, err := review(ctx, st, filter, opts, now)
 	if err != nil {

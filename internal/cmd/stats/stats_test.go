@@ -200,6 +200,7 @@ func TestBy(t *testing.T) {
 		}, "USER\tTYPE\tEVENTS\tFAILED\nJDavis\tupdate\t1\t0\njdavis\tlogin\t28\t0\njdavis\tlogout\t7\t0\njdavis\tsecurity\t1\t0\n"},
 		{"failed per hour", func(o *StatsOptions) {
 			o.By, o.Filter.Failed, o.Output = []audit.Dimension{audit.DimHour}, true, "jsonl"
+			o.Filter.Since, o.Filter.Until = "2026-11-18 21:00", "2026-11-18 22:00"
 		}, `{"hour":"2026-11-18T21:00:00Z","events":3,"failed":3}` + "\n"},
 		{"days of last week, json", func(o *StatsOptions) {
 			o.By, o.Filter.Period, o.Filter.Types, o.Output = []audit.Dimension{audit.DimDay}, "last-week", []string{"update"}, "json"
@@ -212,18 +213,41 @@ func TestBy(t *testing.T) {
 		{"nothing", func(o *StatsOptions) { o.By, o.Filter.Users = []audit.Dimension{audit.DimIP}, []string{"nobody"} }, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			out, _, err := runStats(t, st, false, c.configure)
+			// Over the whole known log, unless the case gives a window.
+			out, _, err := runStats(t, st, false, func(o *StatsOptions) {
+				c.configure(o)
+				if o.Filter.Period == "" && o.Filter.Since == "" {
+					o.Filter.Since = "2026-01-01"
+				}
+			})
 			if err != nil {
 				t.Fatal(err)
 			}
 			assertEqual(t, c.name, out, c.want)
 		})
 	}
+	// Without a window, --by covers the last seven days, as the review does.
+	out, _, err := runStats(t, st, false, func(o *StatsOptions) { o.By, o.Output = []audit.Dimension{audit.DimType}, "csv" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertEqual(t, "default window", out, "type,events,failed\nlogin,18,0\nlogout,4,0\nupdate,3,0\n")
+	// … and a terminal is told so on stderr, since no header shows it.
+	ios, _, stdout, stderr := iostreams.Test()
+	ios.SetStderrTTY(true)
+	opts := &StatsOptions{IO: ios, Store: func() (audit.Store, error) { return st, nil }, Now: func() time.Time { return now },
+		Location: time.UTC, Output: "csv", By: []audit.Dimension{audit.DimType}}
+	if err := statsRun(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	assertEqual(t, "default window, stdout", stdout.String(), out)
+	assertEqual(t, "default window, stderr", stderr.String(),
+		"The last 7 days: Since Thu Nov 19 2026, 3:00 PM (--since, --until or --period choose another window).\n")
 }
 
 func TestByTTY(t *testing.T) {
 	out, _, err := runStats(t, knownStore(t), true, func(o *StatsOptions) {
-		o.By = []audit.Dimension{audit.DimIP}
+		o.By, o.Filter.Since = []audit.Dimension{audit.DimIP}, "2026-01-01"
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -337,6 +361,7 @@ func TestLogins(t *testing.T) {
 	// mjohnson's three failures of last Wednesday are one too.
 	out, _, err = runLogins(t, st, false, func(o *LoginsOptions) {
 		o.Filter.Users, o.Threshold, o.Window, o.Output, o.By = []string{"mjohnson"}, 2, 15*time.Minute, "csv", []audit.Dimension{audit.DimUser}
+		o.Filter.Since = "2026-11-01"
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -92,7 +92,7 @@ func TestRemoteCLIStatsVerifyPrune(t *testing.T) {
 	}
 
 	want := "type,events,failed\nlogin,37,9\nupdate,11,0\nlogout,7,0\ncreate,1,0\ndelete,1,0\nsecurity,1,0\n"
-	if out := same(0, "stats", "--by", "type", "-o", "csv"); out != want {
+	if out := same(0, "stats", "--by", "type", "--since", "2026-01-01", "-o", "csv"); out != want {
 		t.Fatalf("stats --by type -o csv:\n%s\nwant:\n%s", out, want)
 	}
 	for _, args := range [][]string{
