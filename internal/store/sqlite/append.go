@@ -13,8 +13,12 @@ import (
 	"github.com/audit-cli/audit/internal/audit"
 )
 
-const insertSQL = `INSERT INTO events (seq, id, time, user, user_name, type, action, resource_type, resource, details, ip, ip_bin, outcome, hash, source, raw)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+const insertSQL = `INSERT INTO events (seq, id, time, user, user_name, type, action, resource_type, resource, details, ip, ip_bin, outcome, hash, source)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+
+// insertRawSQL stores an imported event's original record beside it (see
+// migration 5).
+const insertRawSQL = `INSERT INTO event_raw (seq, raw) VALUES (?, ?)`
 
 // Append stores the events in one transaction, creating the store on first
 // use. Each new event gets the next seq and its hash in the chain, written
@@ -97,6 +101,7 @@ func (s *Store) insert(ctx context.Context, db *sql.DB, events []audit.Event) ([
 type chainWriter struct {
 	tx    *sql.Tx
 	stmt  *sql.Stmt
+	raw   *sql.Stmt // prepared on the first event with a raw record
 	bg    context.Context
 	chain *audit.Chain
 	prev  []byte
@@ -164,14 +169,6 @@ func newRow(e audit.Event) row {
 	return r
 }
 
-// rawArg is the raw column's value: NULL for no original record.
-func rawArg(raw []byte) any {
-	if len(raw) == 0 {
-		return nil
-	}
-	return string(raw)
-}
-
 // add inserts r unless its id is stored, returning its new seq and hash, or
 // 0 and "" when it was stored already.
 func (w *chainWriter) add(r *row) (int64, string, error) {
@@ -180,7 +177,7 @@ func (w *chainWriter) add(r *row) (int64, string, error) {
 	sum := w.chain.NextTail(w.prev, e.Seq, r.tail)
 	h := hex.EncodeToString(sum)
 	res, err := w.stmt.ExecContext(w.bg, e.Seq, e.ID, e.Time.UnixNano(), e.User, e.UserName, string(e.Type),
-		e.Action, e.ResourceType, e.Resource, e.Details, e.IP, r.ipBin, string(e.Outcome), h, e.SourceName(), rawArg(e.Raw))
+		e.Action, e.ResourceType, e.Resource, e.Details, e.IP, r.ipBin, string(e.Outcome), h, e.SourceName())
 	if err != nil {
 		return 0, "", fmt.Errorf("insert event %q: %w", e.ID, err)
 	}
@@ -194,6 +191,16 @@ func (w *chainWriter) add(r *row) (int64, string, error) {
 		}
 		w.skipped = true
 		return 0, "", nil
+	}
+	if len(e.Raw) > 0 {
+		if w.raw == nil {
+			if w.raw, err = w.tx.PrepareContext(w.bg, insertRawSQL); err != nil {
+				return 0, "", err
+			}
+		}
+		if _, err := w.raw.ExecContext(w.bg, e.Seq, string(e.Raw)); err != nil {
+			return 0, "", fmt.Errorf("insert the original record of %q: %w", e.ID, err)
+		}
 	}
 	w.prev = sum
 	w.next++
@@ -306,5 +313,8 @@ func (w *chainWriter) commit(ctx context.Context) error {
 
 func (w *chainWriter) rollback() {
 	w.stmt.Close()
+	if w.raw != nil {
+		w.raw.Close()
+	}
 	w.tx.Rollback()
 }

@@ -17,7 +17,11 @@ import (
 
 // columns are the events columns a query reads, in the order scanEvent
 // expects.
-const columns = "seq, id, time, user, user_name, type, action, resource_type, resource, details, ip, outcome, hash, source, raw"
+const columns = "seq, id, time, user, user_name, type, action, resource_type, resource, details, ip, outcome, hash, source, " + rawColumn
+
+// rawColumn reads an event's original record from its own table (NULL
+// for none), one rowid lookup.
+const rawColumn = "(SELECT raw FROM event_raw WHERE event_raw.seq = events.seq)"
 
 // Query streams the events that match f, in f.Order by seq, at most f.Limit
 // of them. Rows are read as the caller iterates, so memory stays constant

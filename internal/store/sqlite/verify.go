@@ -92,7 +92,7 @@ var _ audit.CanonicalReader = (*Store)(nil)
 // still matches ip (a changed ip_bin would hide an event from an IP
 // filter, or make it match another address).
 const canonicalSQL = `SELECT concat_ws(char(0), hash, seq, time, id, user, user_name, type, action,
-	resource_type, resource, details, ip, outcome, source, coalesce(raw, ''), hex(ip_bin))
+	resource_type, resource, details, ip, outcome, source, coalesce(` + rawColumn + `, ''), hex(ip_bin))
 FROM events WHERE seq > ? AND seq < ? ORDER BY seq`
 
 // canonicalFields is the number of NUL-joined fields of canonicalSQL.
