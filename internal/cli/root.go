@@ -148,7 +148,7 @@ may be a brute-force attack.`,
 	cmd.AddCommand(configcmd.NewCmdConfig(f, nil))
 	cmd.AddCommand(completion.NewCmdCompletion(f, nil))
 	cmd.AddCommand(version.NewCmdVersion(f, nil))
-	cmd.AddCommand(templatesTopic)
+	cmd.AddCommand(templatesTopic, timeTopic)
 	version.SetRootVersion(cmd)
 	RegisterCompletions(cmd, f)
 	return cmd
@@ -238,4 +238,36 @@ Examples:
   audit list --type security --template '{{.UserName}}: {{action .}}'
   audit list --failed --template '{{if .IP}}{{.IP}}{{else}}-{{end}} {{.User}}'
   audit list --source cloudtrail --template '{{json .Raw}}' | jq .userAgent`,
+}
+
+// timeTopic is `audit help time`.
+var timeTopic = &cobra.Command{
+	Use:   "time",
+	Short: "The time expressions of --since, --until and --period",
+	Long: `--since and --until (and record --time, prune --before) take:
+
+  a duration ago      90s  15m  24h  7d  2w
+  journalctl's forms  -2d (ago)  +1h (ahead)  "2 days ago"  "15 min ago"
+                      @1764000000 and @1764000000.25 (seconds since 1970)
+  a keyword           now, today, yesterday, tomorrow, this-week, last-week,
+                      this-month, last-month, this-year, last-year
+                      (the start of that period; weeks start on Monday)
+  a date              2026-11-20 (its midnight)
+  a date and time     "2026-11-20 14:00", 2026-11-20T14:00:05
+  RFC 3339            2026-11-20T14:00:05Z, 2026-11-20T15:00:05+01:00
+
+--since is inclusive, --until exclusive. Times without a zone are in the
+local zone; --utc or the config's timezone setting changes it. d and w are
+calendar days, so 1d across a daylight saving change is 23 or 25 hours.
+
+--period takes a closed calendar period and sets both ends: today,
+yesterday, this-week, last-week, this-month, last-month, this-year,
+last-year, a year (2026), a month (2026-11), an ISO week (2026-W47) or a
+day (2026-11-20).
+
+Examples:
+  audit list --since yesterday
+  audit list --since "2 hours ago" --type login --failed
+  audit list --since -2d --until @1764000000
+  audit export --period last-week -o audit-{period}.csv`,
 }

@@ -26,14 +26,15 @@ const (
 
 // The accepted forms, listed in error messages: short, one line.
 const (
-	timeForms = "accepted: 90s, 15m, 24h, 7d, 2w ago; now, today, yesterday, this-week, last-week, " +
-		"this-month, last-month, this-year, last-year; 2026-11-20; \"2026-11-20 14:00\"; RFC 3339"
+	timeForms = "accepted: 90s, 15m, 24h, 7d, 2w (ago), -2d, +1h, \"2 days ago\", @1764000000; " +
+		"now, today, yesterday, tomorrow, this-week, last-week, this-month, last-month, this-year, last-year; " +
+		"2026-11-20, \"2026-11-20 14:00\", RFC 3339 (audit help time)"
 	periodForms = "accepted: today, yesterday, this-week, last-week, this-month, last-month, " +
 		"this-year, last-year, a year 2026, a month 2026-11, a week 2026-W47, a day 2026-11-20"
 )
 
 // keywords are the named periods, for suggestions.
-var keywords = []string{"now", "today", "yesterday", "this-week", "last-week", "this-month", "last-month", "this-year", "last-year"}
+var keywords = []string{"now", "today", "yesterday", "tomorrow", "this-week", "last-week", "this-month", "last-month", "this-year", "last-year"}
 
 // maxDays bounds the "d" and "w" durations: it reaches past the whole range of
 // four-digit years from any present time, and keeps time.AddDate's arithmetic
@@ -69,6 +70,9 @@ func (e *Error) Error() string {
 //   - a duration ago: an integer and a unit s, m, h, d or w (90s, 15m, 24h,
 //     7d, 2w); s, m and h are exact durations, d and w are calendar days in
 //     loc, so 1d across a daylight saving change is 23 or 25 hours;
+//   - journalctl's forms: -2d (ago), +1h (ahead of now), "2 days ago",
+//     "15 min ago", @SECONDS since 1970 with an optional fraction, and the
+//     keyword tomorrow;
 //   - a keyword, the start of that period in loc: now, today, yesterday,
 //     this-week, last-week, this-month, last-month, this-year, last-year
 //     (weeks start on Monday, ISO 8601);
@@ -102,11 +106,28 @@ func parseTime(v string, now time.Time, loc *time.Location) (time.Time, bool) {
 	switch key {
 	case "now":
 		return now, true
+	case "tomorrow":
+		y, m, d := now.Date()
+		return dayPeriod(y, m, d+1, loc).Since, true
 	}
 	if p, ok := keywordPeriod(key, now, loc); ok {
 		return p.Since, true
 	}
+	switch key[0] {
+	case '-': // journalctl's -2d
+		return offset(key[1:], now, -1)
+	case '+': // and +1h, ahead of now
+		return offset(key[1:], now, +1)
+	case '@': // seconds since 1970
+		if t, ok := parseEpoch(key[1:]); ok {
+			return t.In(loc), true
+		}
+		return time.Time{}, false
+	}
 	if t, ok := parseAgo(key, now); ok {
+		return t, true
+	}
+	if t, ok := parseWordsAgo(key, now); ok {
 		return t, true
 	}
 	return parseDate(v, loc)
@@ -114,6 +135,12 @@ func parseTime(v string, now time.Time, loc *time.Location) (time.Time, bool) {
 
 // parseAgo reads a duration ago such as 90s or 7d; key is lower case.
 func parseAgo(key string, now time.Time) (time.Time, bool) {
+	return offset(key, now, -1)
+}
+
+// offset reads a count and a unit (s, m, h, d, w) and returns now moved
+// by it, back for sign -1 and ahead for +1; d and w are calendar days.
+func offset(key string, now time.Time, sign int64) (time.Time, bool) {
 	if len(key) < 2 {
 		return time.Time{}, false
 	}
@@ -124,29 +151,78 @@ func parseAgo(key string, now time.Time) (time.Time, bool) {
 	}
 	switch unit {
 	case 's':
-		return before(now, n, time.Second)
+		return before(now, n, time.Duration(-sign)*time.Second)
 	case 'm':
-		return before(now, n, time.Minute)
+		return before(now, n, time.Duration(-sign)*time.Minute)
 	case 'h':
-		return before(now, n, time.Hour)
+		return before(now, n, time.Duration(-sign)*time.Hour)
 	case 'd':
 		if n > maxDays {
 			return time.Time{}, false
 		}
-		return now.AddDate(0, 0, -int(n)), true
+		return now.AddDate(0, 0, int(sign*n)), true
 	case 'w':
 		if n > maxDays/7 {
 			return time.Time{}, false
 		}
-		return now.AddDate(0, 0, -7*int(n)), true
+		return now.AddDate(0, 0, int(sign*7*n)), true
 	}
 	return time.Time{}, false
 }
 
-// before returns now minus n units, refusing a product that overflows
-// time.Duration.
+// unitWords are the units journalctl and people spell out, by the letter
+// offset takes.
+var unitWords = map[string]byte{
+	"s": 's', "sec": 's', "secs": 's', "second": 's', "seconds": 's',
+	"m": 'm', "min": 'm', "mins": 'm', "minute": 'm', "minutes": 'm',
+	"h": 'h', "hour": 'h', "hours": 'h',
+	"d": 'd', "day": 'd', "days": 'd',
+	"w": 'w', "week": 'w', "weeks": 'w',
+}
+
+// parseWordsAgo reads "2 days ago", "1 hour ago" and "2d ago"; key is
+// lower case.
+func parseWordsAgo(key string, now time.Time) (time.Time, bool) {
+	words := strings.Fields(key)
+	switch {
+	case len(words) == 2 && words[1] == "ago":
+		return offset(words[0], now, -1)
+	case len(words) == 3 && words[2] == "ago":
+		unit, ok := unitWords[words[1]]
+		if !ok {
+			return time.Time{}, false
+		}
+		return offset(words[0]+string(unit), now, -1)
+	}
+	return time.Time{}, false
+}
+
+// parseEpoch reads @SECONDS, with an optional fraction: 1764000000,
+// 1764000000.25.
+func parseEpoch(key string) (time.Time, bool) {
+	whole, frac, hasFrac := strings.Cut(key, ".")
+	secs, ok := number(whole)
+	if !ok || (hasFrac && (frac == "" || len(frac) > 9)) || secs > maxEpoch {
+		return time.Time{}, false
+	}
+	var nanos int64
+	if hasFrac {
+		f, ok := number(frac)
+		if !ok {
+			return time.Time{}, false
+		}
+		nanos = f * int64(math.Pow10(9-len(frac)))
+	}
+	return time.Unix(secs, nanos), true
+}
+
+// maxEpoch is the last second of the year 9999.
+const maxEpoch = 253402300799
+
+// before returns now less n units (ahead of now for a negative unit), or
+// false when that overflows a time.Duration.
 func before(now time.Time, n int64, unit time.Duration) (time.Time, bool) {
-	if n > math.MaxInt64/int64(unit) {
+	if n > math.MaxInt64/max(int64(unit), -int64(unit)) {
 		return time.Time{}, false
 	}
 	return now.Add(-time.Duration(n) * unit), true

@@ -68,6 +68,17 @@ func TestParse(t *testing.T) {
 		{"2026-03-29 02:30", civil{2026, time.March, 29, 2, 30, 0, 0}}, // a gap in Berlin; see TestParseDST
 		{"2026-02-28", civil{2026, time.February, 28, 0, 0, 0, 0}},
 		{"2024-02-29", civil{2024, time.February, 29, 0, 0, 0, 0}},
+		// journalctl's forms.
+		{"-7d", civil{2026, time.November, 19, 15, 4, 5, 0}},
+		{"-90s", civil{2026, time.November, 26, 15, 2, 35, 0}},
+		{"+1h", civil{2026, time.November, 26, 16, 4, 5, 0}},
+		{"+2w", civil{2026, time.December, 10, 15, 4, 5, 0}},
+		{"2 days ago", civil{2026, time.November, 24, 15, 4, 5, 0}},
+		{"1 hour ago", civil{2026, time.November, 26, 14, 4, 5, 0}},
+		{"15 min ago", civil{2026, time.November, 26, 14, 49, 5, 0}},
+		{"3  Weeks  Ago", civil{2026, time.November, 5, 15, 4, 5, 0}},
+		{"7d ago", civil{2026, time.November, 19, 15, 4, 5, 0}},
+		{"tomorrow", civil{2026, time.November, 27, 0, 0, 0, 0}},
 	}
 	for _, name := range []string{"Europe/Berlin", "America/New_York", "UTC"} {
 		loc := zone(t, name)
@@ -199,20 +210,28 @@ func TestParseErrors(t *testing.T) {
 		"",
 		"   ",
 		"yesterdayy",
-		"tomorrow",
 		"this week",
 		"this_week",
 		"7",
 		"d",
-		"-7d",
-		"+7d",
 		"7 d",
 		"7x",
 		"7ms",
 		"1.5h",
 		"1h30m",
-		"7d ago",
 		"99999999999999999999s",         // overflows int64
+		"- 7d",
+		"+-7d",
+		"--7d",
+		"2 days",
+		"2 fortnights ago",
+		"days ago",
+		"@",
+		"@-5",
+		"@1.",
+		"@1.1234567891",
+		"@253402300800", // year 10000
+		"@0x10",
 		"9223372036854775807s",          // overflows time.Duration
 		"9223372036854775807d",          // absurd
 		"9223372036854775807w",          // absurd, and 7n overflows
@@ -284,13 +303,13 @@ func TestErrorMessage(t *testing.T) {
 		want string
 	}{
 		{&Error{Value: "yesterdayy", Kind: "time expression"},
-			`invalid time expression "yesterdayy": did you mean yesterday? (accepted: 90s, 15m, 24h, 7d, 2w ago; ` +
-				`now, today, yesterday, this-week, last-week, this-month, last-month, this-year, last-year; ` +
-				`2026-11-20; "2026-11-20 14:00"; RFC 3339)`},
+			`invalid time expression "yesterdayy": did you mean yesterday? (accepted: 90s, 15m, 24h, 7d, 2w (ago), ` +
+				`-2d, +1h, "2 days ago", @1764000000; now, today, yesterday, tomorrow, this-week, last-week, ` +
+				`this-month, last-month, this-year, last-year; 2026-11-20, "2026-11-20 14:00", RFC 3339 (audit help time))`},
 		{&Error{Value: "3 dayz", Kind: "time expression"},
-			`invalid time expression "3 dayz" (accepted: 90s, 15m, 24h, 7d, 2w ago; ` +
-				`now, today, yesterday, this-week, last-week, this-month, last-month, this-year, last-year; ` +
-				`2026-11-20; "2026-11-20 14:00"; RFC 3339)`},
+			`invalid time expression "3 dayz" (accepted: 90s, 15m, 24h, 7d, 2w (ago), ` +
+				`-2d, +1h, "2 days ago", @1764000000; now, today, yesterday, tomorrow, this-week, last-week, ` +
+				`this-month, last-month, this-year, last-year; 2026-11-20, "2026-11-20 14:00", RFC 3339 (audit help time))`},
 		{&Error{Value: "last-weak", Kind: "period"},
 			`invalid period "last-weak": did you mean last-week? (accepted: today, yesterday, this-week, last-week, ` +
 				`this-month, last-month, this-year, last-year, a year 2026, a month 2026-11, a week 2026-W47, a day 2026-11-20)`},
@@ -309,6 +328,7 @@ func TestErrorMessage(t *testing.T) {
 var fuzzSeeds = []string{
 	"", "now", "today", "yesterday", "this-week", "last-week", "this-month", "last-month",
 	"this-year", "90s", "15m", "24h", "7d", "2w", "-7d", "9223372036854775807s", "4000000d",
+	"+1h", "2 days ago", "@1764000000", "@1764000000.25", "tomorrow", "-9223372036854775807s",
 	"2026-11-20", "2026-11-20 14:00", "2026-11-20 14:00:05", "2026-11-20T14:00",
 	"2026-11-20T14:00:05.123", "2026-11-20T14:00:05Z", "2026-11-20T14:00:05+01:00",
 	"0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999999-23:59", "2026-02-30",
