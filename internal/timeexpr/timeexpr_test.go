@@ -219,7 +219,7 @@ func TestParseErrors(t *testing.T) {
 		"7ms",
 		"1.5h",
 		"1h30m",
-		"99999999999999999999s",         // overflows int64
+		"99999999999999999999s", // overflows int64
 		"- 7d",
 		"+-7d",
 		"--7d",
