@@ -123,9 +123,10 @@ var ColorModes = []string{"auto", "always", "never"}
 //
 //   - "always" and "never" say so, whatever the environment;
 //   - "auto" (or "") colors when stdout is a terminal, NO_COLOR is unset or
-//     empty and TERM is not "dumb"; CLICOLOR_FORCE set to anything but ""
-//     or "0" colors even when stdout is not a terminal; NO_COLOR wins over
-//     CLICOLOR_FORCE.
+//     empty, CLICOLOR is not "0" and TERM is not "dumb"; CLICOLOR_FORCE set
+//     to anything but "" or "0" colors even when stdout is not a terminal;
+//     NO_COLOR wins over CLICOLOR_FORCE, which wins over CLICOLOR=0 (the
+//     convention of bixense.com/clicolors).
 //
 // It sets fatih/color's global NoColor from the decision, so code that
 // prints with that package agrees. Another mode is an error.
@@ -140,6 +141,8 @@ func (s *IOStreams) SetColorMode(mode string) error {
 			on = false
 		case force != "" && force != "0":
 			on = true
+		case os.Getenv("CLICOLOR") == "0":
+			on = false
 		default:
 			on = s.stdoutTTY && os.Getenv("TERM") != "dumb"
 		}

@@ -45,12 +45,13 @@ func TestSetColorMode(t *testing.T) {
 	t.Cleanup(func() { color.NoColor = saved })
 
 	for _, tc := range []struct {
-		mode    string
-		noColor string
-		force   string
-		term    string
-		tty     bool
-		want    bool
+		mode     string
+		noColor  string
+		force    string
+		clicolor string
+		term     string
+		tty      bool
+		want     bool
 	}{
 		// auto follows the terminal...
 		{mode: "auto", tty: true, want: true},
@@ -68,6 +69,11 @@ func TestSetColorMode(t *testing.T) {
 		{mode: "auto", force: "1", term: "dumb", tty: false, want: true},
 		{mode: "auto", force: "0", tty: false, want: false},
 		{mode: "auto", force: "0", tty: true, want: true},
+		// CLICOLOR=0 turns it off on a terminal, unless forced.
+		{mode: "auto", clicolor: "0", tty: true, want: false},
+		{mode: "auto", clicolor: "1", tty: true, want: true},
+		{mode: "auto", clicolor: "1", tty: false, want: false},
+		{mode: "auto", clicolor: "0", force: "1", tty: true, want: true},
 		// ...but NO_COLOR wins over it.
 		{mode: "auto", noColor: "1", force: "1", tty: true, want: false},
 		{mode: "auto", noColor: "1", force: "1", tty: false, want: false},
@@ -81,6 +87,7 @@ func TestSetColorMode(t *testing.T) {
 	} {
 		t.Setenv("NO_COLOR", tc.noColor)
 		t.Setenv("CLICOLOR_FORCE", tc.force)
+		t.Setenv("CLICOLOR", tc.clicolor)
 		term := tc.term
 		if term == "" {
 			term = "xterm-256color"
