@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,6 +42,7 @@ const (
 //	--context       the contexts of the config file
 //	--user          the users of the store's recent events
 //	--role          read, write, admin
+//	show ID …       the ids of the newest events, described by action and user
 //
 // Flags of free text (--search, --ip, --limit, …) complete nothing rather
 // than file names. The NAME of `audit config use-context`, delete-context
@@ -69,6 +71,9 @@ func RegisterCompletions(root *cobra.Command, f *cmdutil.Factory) {
 				}
 				return completeContexts(cmd, args, toComplete)
 			}
+		}
+		if cmd.Name() == "show" && cmd.Parent() == root && cmd.ValidArgsFunction == nil {
+			cmd.ValidArgsFunction = completeIDs
 		}
 		for _, c := range cmd.Commands() {
 			walk(c)
@@ -302,16 +307,63 @@ func completeContexts(cmd *cobra.Command, _ []string, _ string) ([]cobra.Complet
 // events, newest first, each described by its display name. An unreachable,
 // missing or slow store completes nothing, silently.
 func completeUsers(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	return fromStore(cmd, func(ctx context.Context, st audit.Store) []cobra.Completion {
+		return recentUsers(ctx, st, toComplete)
+	})
+}
+
+// completeIDs completes the ids of `audit show` with the newest events,
+// each described by its action and user, leaving out those already given.
+func completeIDs(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	return fromStore(cmd, func(ctx context.Context, st audit.Store) []cobra.Completion {
+		var c []cobra.Completion
+		for e, err := range st.Query(ctx, audit.Filter{Order: audit.Descending, Limit: idCompletions}) {
+			if err != nil {
+				return nil
+			}
+			if strings.HasPrefix(e.ID, toComplete) && !slices.Contains(args, e.ID) {
+				c = append(c, cobra.CompletionWithDesc(e.ID, output.Sanitize(e.Action+" by "+e.User)))
+			}
+		}
+		return c
+	})
+}
+
+// idCompletions is how many of the newest events `show` completes.
+const idCompletions = 50
+
+// fromStore runs fn on the store the command line names (--config,
+// --store, --context and --token as given), within userTimeout: opening a
+// store may block without a context (a PostgreSQL or HTTP dial), and the
+// goroutine is abandoned when the time is up. A store that does not exist
+// is not created.
+func fromStore(cmd *cobra.Command, fn func(context.Context, audit.Store) []cobra.Completion) ([]cobra.Completion, cobra.ShellCompDirective) {
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	ctx, cancel := context.WithTimeout(ctx, userTimeout)
 	defer cancel()
-	// Opening a store may block without a context (a PostgreSQL or HTTP
-	// dial); the goroutine is abandoned when the time is up.
 	done := make(chan []cobra.Completion, 1)
-	go func() { done <- recentUsers(ctx, cmd, toComplete) }()
+	go func() {
+		cfg, err := config.Load(configPath(cmd), cmd.Flags())
+		if err != nil {
+			done <- nil
+			return
+		}
+		key, err := cfg.ChainKey()
+		if err != nil {
+			done <- nil
+			return
+		}
+		st, err := store.Open(cfg.Store, store.Options{ChainKey: key, Token: cfg.Token})
+		if err != nil {
+			done <- nil
+			return
+		}
+		defer st.Close()
+		done <- fn(ctx, st)
+	}()
 	select {
 	case c := <-done:
 		return c, cobra.ShellCompDirectiveNoFileComp
@@ -320,21 +372,7 @@ func completeUsers(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.C
 	}
 }
 
-func recentUsers(ctx context.Context, cmd *cobra.Command, toComplete string) []cobra.Completion {
-	// --config, --store, --context and --token as the command line says.
-	cfg, err := config.Load(configPath(cmd), cmd.Flags())
-	if err != nil {
-		return nil
-	}
-	key, err := cfg.ChainKey()
-	if err != nil {
-		return nil
-	}
-	st, err := store.Open(cfg.Store, store.Options{ChainKey: key, Token: cfg.Token})
-	if err != nil {
-		return nil
-	}
-	defer st.Close()
+func recentUsers(ctx context.Context, st audit.Store, toComplete string) []cobra.Completion {
 	filter := audit.Filter{Order: audit.Descending, Limit: userScanLimit}
 	if toComplete != "" && !strings.Contains(toComplete, "*") {
 		filter.Users = []string{toComplete + "*"}

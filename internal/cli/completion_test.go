@@ -289,6 +289,32 @@ func TestCompleteUser(t *testing.T) {
 	}
 }
 
+// TestCompleteShowIDs: `audit show` completes the newest events' ids,
+// newest first, described by action and user, without those already on
+// the command line.
+func TestCompleteShowIDs(t *testing.T) {
+	dir := completeEnv(t)
+	db := filepath.Join(dir, "audit.db")
+	recordEvents(t, db, [2]string{"jdavis", "John Davis"}, [2]string{"smiller", "Sarah Miller"}, [2]string{"system", "System"})
+	got, directive, _ := complete(t, "show", "--store", db, "")
+	want := []string{"ev-2\tPortal Access by system", "ev-1\tPortal Access by smiller", "ev-0\tPortal Access by jdavis"}
+	if !slices.Equal(got, want) || directive != noFileComp {
+		t.Errorf("candidates = %q (%s), want %q", got, directive, want)
+	}
+	got, _, _ = complete(t, "show", "--store", db, "ev-2", "ev-")
+	if want := want[1:]; !slices.Equal(got, want) {
+		t.Errorf("after ev-2: candidates = %q, want %q", got, want)
+	}
+	// No store: nothing, and none created.
+	got, _, _ = complete(t, "show", "")
+	if len(got) != 0 {
+		t.Errorf("no store: candidates %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data", "audit", "audit.db")); !os.IsNotExist(err) {
+		t.Errorf("completion created the default store (stat: %v)", err)
+	}
+}
+
 func TestCompleteUserUnreachableStore(t *testing.T) {
 	dir := completeEnv(t)
 	// A server that never answers in time.
