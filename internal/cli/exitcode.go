@@ -7,6 +7,7 @@ import (
 
 	"github.com/audit-cli/audit/internal/audit"
 	"github.com/audit-cli/audit/internal/cmdutil"
+	"github.com/audit-cli/audit/internal/iostreams"
 )
 
 // Exit codes of DESIGN.md §5.
@@ -26,7 +27,7 @@ func ExitCode(err error) int {
 	var flagErr *cmdutil.FlagError
 	var exitErr *cmdutil.ExitError
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, iostreams.ErrPagerQuit):
 		return ExitOK
 	case errors.As(err, &exitErr):
 		return exitErr.Code

@@ -63,7 +63,7 @@ func Report(ios *iostreams.IOStreams, err error) int {
 	}
 	code := ExitCode(err)
 	var exitErr *cmdutil.ExitError
-	if !errors.As(err, &exitErr) {
+	if !errors.As(err, &exitErr) && !errors.Is(err, iostreams.ErrPagerQuit) {
 		lines := strings.Split(err.Error(), "\n")
 		for i := range lines {
 			lines[i] = output.Sanitize(lines[i])
@@ -132,6 +132,19 @@ may be a brute-force attack.`,
 	pf.Bool("utc", false, "read and show times in UTC instead of the local zone")
 	pf.String("context", "", "use the named store context from the config file")
 	pf.String("token", "", "bearer token for a remote store (env AUDIT_TOKEN)")
+	pf.Bool("no-pager", false, "do not page output on a terminal (AUDIT_PAGER, PAGER, else less -FRX)")
+	// Help longer than the screen is paged too (the config file's pager
+	// is not read for help: it may be what is broken).
+	defaultHelp := cmd.HelpFunc()
+	cmd.SetHelpFunc(func(c *cobra.Command, args []string) {
+		if noPager, _ := c.Flags().GetBool("no-pager"); !noPager {
+			f.IOStreams.SetPager(iostreams.PagerCommand(false, ""))
+			f.IOStreams.StartPager()
+			c.SetOut(f.IOStreams.Out)
+			defer f.IOStreams.StopPager()
+		}
+		defaultHelp(c, args)
+	})
 	cmd.SetFlagErrorFunc(flagError)
 
 	cmd.AddCommand(list.NewCmdList(f, nil))
@@ -173,6 +186,9 @@ func setup(f *cmdutil.Factory, cmd *cobra.Command, configPath string) error {
 		return cmdutil.FlagErrorWrap(err)
 	}
 	f.Location = func() *time.Location { return loc }
+	if noPager, _ := cmd.Flags().GetBool("no-pager"); !noPager {
+		f.IOStreams.SetPager(iostreams.PagerCommand(cfg.PagerSet, cfg.Pager))
+	}
 	return nil
 }
 

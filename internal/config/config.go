@@ -35,6 +35,8 @@ type Config struct {
 	Timezone       string
 	Context        string // the context in effect, "" for none
 	KeyFile        string // integrity.key-file: HMAC key for the hash chain
+	Pager          string // the pager for a terminal; see iostreams.PagerCommand
+	PagerSet       bool   // the file sets pager, "" (none) included
 	Contexts       map[string]Context
 	CurrentContext string
 	File           string // the config file read, "" when none exists
@@ -47,7 +49,7 @@ type Config struct {
 
 // Keys are the settings Sources describes, in the order `audit config`
 // prints them.
-var Keys = []string{"store", "token", "context", "output", "color", "timezone", "integrity.key-file"}
+var Keys = []string{"store", "token", "context", "output", "color", "pager", "timezone", "integrity.key-file"}
 
 // sourceOf says where key's value comes from.
 func sourceOf(v *viper.Viper, flags *pflag.FlagSet, key, file string) string {
@@ -125,6 +127,7 @@ func Load(path string, flags *pflag.FlagSet) (*Config, error) {
 	cfg.Color = v.GetString("color")
 	cfg.Timezone = v.GetString("timezone")
 	cfg.KeyFile = v.GetString("integrity.key-file")
+	cfg.Pager, cfg.PagerSet = v.GetString("pager"), v.InConfig("pager")
 	cfg.Sources = map[string]string{}
 	for _, key := range Keys {
 		cfg.Sources[key] = sourceOf(v, flags, key, cfg.File)

@@ -34,6 +34,10 @@ type IOStreams struct {
 	stderrTTY    bool
 	colorEnabled bool
 	termWidth    int
+
+	stdoutFile *os.File // the process's stdout, for a pager; nil in tests
+	pagerCmd   string
+	pager      *pager
 }
 
 // System returns the streams of the process: os.Stdin, os.Stdout and
@@ -48,6 +52,8 @@ func System() *IOStreams {
 		stdinTTY:  isTerminal(os.Stdin),
 		stdoutTTY: isTerminal(os.Stdout),
 		stderrTTY: isTerminal(os.Stderr),
+
+		stdoutFile: os.Stdout,
 	}
 	s.termWidth = systemWidth(s.stdoutTTY, s.stderrTTY)
 	_ = s.SetColorMode("auto")

@@ -111,7 +111,8 @@ func (h *harness) env(store string) []string {
 		"AUDIT_STORE="+store,
 		"XDG_CONFIG_HOME="+filepath.Join(h.dir, "config"),
 		"XDG_DATA_HOME="+filepath.Join(h.dir, "data"),
-		"NO_COLOR=1", "CLICOLOR_FORCE=", "COLUMNS=120")
+		"NO_COLOR=1", "CLICOLOR_FORCE=", "COLUMNS=120",
+		"AUDIT_PAGER=") // no pager unless a test asks for one
 }
 
 // command returns audit ARGS on the harness's store, ended by ctx.

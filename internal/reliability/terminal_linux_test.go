@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -55,11 +57,25 @@ func openPTY(t *testing.T, cols int) (master, tty *os.File) {
 // line ends turned back into LF.
 func (h *harness) onTerminal(cols int, args ...string) string {
 	h.t.Helper()
+	return h.onTerminalEnv(cols, nil, args...)
+}
+
+// onTerminalEnv is onTerminal with more environment variables (KEY=VALUE
+// sets, -KEY unsets).
+func (h *harness) onTerminalEnv(cols int, env []string, args ...string) string {
+	h.t.Helper()
 	m, tty := openPTY(h.t, cols)
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
 	cmd := h.command(ctx, args...)
 	cmd.Env = append(cmd.Env, "NO_COLOR=", "CLICOLOR_FORCE=", "TERM=xterm-256color", fmt.Sprintf("COLUMNS=%d", cols))
+	for _, kv := range env {
+		if key, ok := strings.CutPrefix(kv, "-"); ok { // -KEY unsets KEY
+			cmd.Env = slices.DeleteFunc(cmd.Env, func(e string) bool { return strings.HasPrefix(e, key+"=") })
+			continue
+		}
+		cmd.Env = append(cmd.Env, kv)
+	}
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = tty, &stderr
 	if err := cmd.Start(); err != nil {
@@ -108,5 +124,58 @@ func TestHostileTextOnTerminal(t *testing.T) {
 				t.Errorf("%s: %d lines, want a header and one per event: an event broke its line\n%s", what, n, out)
 			}
 		}
+	}
+}
+
+// TestPagerOnTerminal: on a terminal, list, show, stats and --help go
+// through AUDIT_PAGER (here a script that marks what it was given);
+// --no-pager, a config's empty pager, and a pipe bypass it; a pager that
+// quits before reading everything is no error.
+func TestPagerOnTerminal(t *testing.T) {
+	h := newHarness(t)
+	h.must(nil, "import", seedFile(t))
+	marker := filepath.Join(h.dir, "pager.sh")
+	if err := os.WriteFile(marker, []byte("#!/bin/sh\necho '<<paged>>'\ncat\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	quitter := filepath.Join(h.dir, "quit.sh")
+	if err := os.WriteFile(quitter, []byte("#!/bin/sh\nexec 0<&-\necho '<<quit>>'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"list"}, {"show", "seed-1"}, {"stats"}, {"list", "--help"}} {
+		out := h.onTerminalEnv(100, []string{"AUDIT_PAGER=" + marker}, args...)
+		if !strings.HasPrefix(out, "<<paged>>\n") {
+			t.Errorf("audit %s on a terminal with AUDIT_PAGER: did not go through it:\n%s", strings.Join(args, " "), out)
+		}
+		out = h.onTerminalEnv(100, []string{"AUDIT_PAGER=" + marker}, append(args, "--no-pager")...)
+		if strings.Contains(out, "<<paged>>") {
+			t.Errorf("audit %s --no-pager went through the pager:\n%s", strings.Join(args, " "), out)
+		}
+	}
+	// PAGER is the fallback; a config file's empty pager turns it off.
+	if out := h.onTerminalEnv(100, []string{"-AUDIT_PAGER", "PAGER=" + marker}, "list"); !strings.HasPrefix(out, "<<paged>>\n") {
+		t.Errorf("PAGER not used:\n%s", out)
+	}
+	cfg := filepath.Join(h.dir, "config", "audit", "config.yaml")
+	if err := os.MkdirAll(filepath.Dir(cfg), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, []byte("pager: \"\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := h.onTerminalEnv(100, []string{"-AUDIT_PAGER", "PAGER=" + marker}, "list"); strings.Contains(out, "<<paged>>") {
+		t.Errorf("pager: \"\" in the config still paged:\n%s", out)
+	}
+	os.Remove(cfg)
+	// Piped: never.
+	if r := h.must(nil, "list"); strings.Contains(r.stdout, "<<paged>>") {
+		t.Errorf("piped output went through the pager")
+	}
+	// A pager that quits at once, before the output (far more than a pipe
+	// holds) is written: exit 0, no error.
+	h.must(nil, "import", h.eventFile("many.jsonl", "many-", 3000))
+	out := h.onTerminalEnv(100, []string{"AUDIT_PAGER=" + quitter}, "list", "-n", "0")
+	if !strings.Contains(out, "<<quit>>") {
+		t.Errorf("the quitting pager did not run:\n%s", out)
 	}
 }

@@ -210,6 +210,15 @@ func effectiveRun(cmd *cobra.Command, opts *ConfigOptions) error {
 	values := map[string]string{
 		"store": cfg.Store, "token": cfg.Token, "context": cfg.Context, "output": cfg.Output,
 		"color": cfg.Color, "timezone": cfg.Timezone, "integrity.key-file": cfg.KeyFile,
+		"pager": iostreams.PagerCommand(cfg.PagerSet, cfg.Pager),
+	}
+	if cfg.Sources["pager"] == "default" {
+		if _, ok := os.LookupEnv("PAGER"); ok {
+			cfg.Sources["pager"] = "env PAGER"
+		}
+	}
+	if noPager, _ := cmd.Flags().GetBool("no-pager"); noPager {
+		values["pager"], cfg.Sources["pager"] = "", "flag --no-pager"
 	}
 	if values["store"] == "" {
 		values["store"] = store.DefaultPath()

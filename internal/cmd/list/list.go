@@ -99,6 +99,8 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 	if err != nil {
 		return err
 	}
+	opts.IO.StartPager()
+	defer opts.IO.StopPager()
 	p, err := opts.Output.Printer(opts.IO, now, opts.Location, false)
 	if err != nil {
 		return err

@@ -74,6 +74,8 @@ func showRun(cmd *cobra.Command, opts *ShowOptions) error {
 	}
 	// show prints an event in full: its original record too.
 	opts.Output.WithRaw = true
+	opts.IO.StartPager()
+	defer opts.IO.StopPager()
 	var p output.Printer
 	if opts.Output.Format != "" {
 		if p, err = opts.Output.Printer(opts.IO, opts.Now(), opts.Location, false); err != nil {

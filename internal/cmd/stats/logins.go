@@ -139,6 +139,8 @@ func loginsRun(ctx context.Context, opts *LoginsOptions) error {
 			bursts = append(bursts, b)
 		}
 	}
+	opts.IO.StartPager()
+	defer opts.IO.StopPager()
 	oo := outputOptions(opts.IO, opts.Output, opts.NoHeaders, now, opts.Location)
 	if err := output.PrintBursts(opts.IO.Out, bursts, oo); err != nil {
 		return err

@@ -215,6 +215,8 @@ func statsRun(ctx context.Context, opts *StatsOptions) error {
 	if err != nil {
 		return err
 	}
+	opts.IO.StartPager()
+	defer opts.IO.StopPager()
 	oo := outputOptions(opts.IO, opts.Output, opts.NoHeaders, now, opts.Location)
 	defaultWindow(opts.IO, &filter, now, opts.Location, len(opts.By) > 0)
 	if len(opts.By) > 0 {
