@@ -22,6 +22,11 @@ type OutputFlags struct {
 	Raw bool
 	// WithRaw keeps the producer's original record in json and jsonl.
 	WithRaw bool
+	// FieldList is --fields as given; Fields the names it resolves to.
+	FieldList string
+	Fields    []string
+	// JQ is a jq expression the JSON of each event goes through.
+	JQ string
 }
 
 // AddOutputFlags registers the output flags on cmd.
@@ -31,6 +36,8 @@ func AddOutputFlags(cmd *cobra.Command, of *OutputFlags) {
 	cmd.Flags().BoolVar(&of.NoHeaders, "no-headers", false, "omit the header row of table, csv and tsv output")
 	cmd.Flags().BoolVar(&of.Raw, "raw", false, "csv/tsv: write cells exactly as recorded, without formula neutralisation")
 	cmd.Flags().BoolVar(&of.WithRaw, "with-raw", false, "json/jsonl: include each event's original record from its producer (raw)")
+	cmd.Flags().StringVar(&of.FieldList, "fields", "", "print these `fields`, in this order, e.g. user,ip,time (table, wide, csv, tsv, json, jsonl)")
+	cmd.Flags().StringVar(&of.JQ, "jq", "", "filter each event's JSON through a jq `expression` (gojq), e.g. '.user + \" \" + .ip'; with -o json, the array")
 }
 
 // Resolve applies the configured default output when -o was not given and
@@ -46,6 +53,21 @@ func (of *OutputFlags) Resolve(f *Factory, cmd *cobra.Command) error {
 	}
 	if of.Template != "" && !cmd.Flags().Changed("output") {
 		of.Format = "template"
+	}
+	if of.FieldList != "" {
+		fields, err := output.ParseFields(of.FieldList)
+		if err != nil {
+			return FlagErrorf("--fields: %v", err)
+		}
+		of.Fields = fields
+	}
+	if of.JQ != "" {
+		if _, err := output.ParseJQ(of.JQ); err != nil {
+			return FlagErrorWrap(err)
+		}
+		if of.Format == "table" && !cmd.Flags().Changed("output") {
+			of.Format = "jsonl"
+		}
 	}
 	if of.Format == "template" && of.Template == "" {
 		return FlagErrorf("-o template needs --template, e.g. --template '{{.User}} {{.Action}}'")
@@ -67,6 +89,8 @@ func (of *OutputFlags) Printer(ios *iostreams.IOStreams, now time.Time, loc *tim
 		NoHeaders: of.NoHeaders,
 		WithRaw:   of.WithRaw,
 		Template:  of.Template,
+		Fields:    of.Fields,
+		JQ:        of.JQ,
 		Stream:    stream,
 		// A cell starting with = + - @ would run as a spreadsheet formula;
 		// export guards its CSV the same way (see output.NeutralizeCell).

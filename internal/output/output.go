@@ -46,6 +46,13 @@ type Options struct {
 	// Neutralize guards CSV cells against spreadsheet formula injection;
 	// see the csv format in New. export sets it unless --raw is given.
 	Neutralize bool
+	// Fields, when set, chooses and orders the fields printed (see
+	// ParseFields); table, wide, csv, tsv, json and jsonl honor it.
+	Fields []string
+	// JQ, when set, is a jq expression run on each event's JSON (or on the
+	// array of them for json) whose results are printed instead; it
+	// implies jsonl unless the format is json.
+	JQ string
 	// Stream is for output that follows a live log (watch): the table is
 	// not buffered but laid out with fixed column widths, its header is
 	// written at once, and every format flushes after each event.
@@ -103,6 +110,19 @@ func New(w io.Writer, opts Options) (Printer, error) {
 		opts.Location = time.Local
 	}
 	out := newSink(w, opts.Stream)
+	if opts.JQ != "" {
+		if format != "json" && format != "jsonl" && format != "" && format != "table" {
+			return nil, fmt.Errorf("--jq works on JSON: give -o json or -o jsonl (or neither), not -o %s", format)
+		}
+		return newJQPrinter(out, format, opts)
+	}
+	if len(opts.Fields) > 0 {
+		switch format {
+		case "", "table", "wide", "csv", "tsv", "json", "jsonl":
+			return newFieldsPrinter(out, format, opts)
+		}
+		return nil, fmt.Errorf("--fields is for -o table, wide, csv, tsv, json and jsonl, not -o %s", format)
+	}
 	switch format {
 	case "", "table", "wide":
 		wide := format == "wide"

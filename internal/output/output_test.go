@@ -731,3 +731,16 @@ func TestPrintGrid(t *testing.T) {
 		t.Errorf("grid:\n%q\nwant:\n%q", b.String(), want)
 	}
 }
+
+// TestFieldsOnTerminal: --fields on a terminal is an aligned table of the
+// chosen fields, times as the table shows them, control characters
+// escaped.
+func TestFieldsOnTerminal(t *testing.T) {
+	events := seedEvents()[:2]
+	events[1].User = "smi\x1b[2Jller"
+	got := render(t, Options{Format: "table", TTY: true, Fields: []string{"user", "time", "type"}}, events)
+	want := "USER            TIME             TYPE\n" +
+		"jdavis          Today, 2:34 PM   update\n" +
+		"smi\\x1b[2Jller  Today, 11:22 AM  create\n"
+	assertOutput(t, got, want)
+}

@@ -47,7 +47,7 @@ is an error after the others are printed.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.IDs = args
 			opts.Location = f.Location()
-			if !cmd.Flags().Changed("output") {
+			if !cmd.Flags().Changed("output") && !cmd.Flags().Changed("fields") && !cmd.Flags().Changed("jq") {
 				opts.Output.Format = "" // key: value form unless a format is asked for
 			} else if err := opts.Output.Resolve(f, cmd); err != nil {
 				return err
