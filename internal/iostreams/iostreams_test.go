@@ -195,6 +195,30 @@ func TestProgress(t *testing.T) {
 	}
 }
 
+// TestProgressTotal: with the total known, the line says how far and how
+// long is left; by rows, or by what a position function counts (bytes).
+func TestProgressTotal(t *testing.T) {
+	ios, _, _, errOut := Test()
+	ios.SetStderrTTY(true)
+	clock := &fakeClock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
+	p := startTestProgress(ios, clock)
+	p.SetTotal(10_000, nil)
+	clock.advance(2 * time.Second)
+	p.Add(2_500)
+	last := errOut.String()[strings.LastIndex(errOut.String(), "\r"):]
+	if want := "\rImporting: 2,500 rows, 1,250/s, 25%, 6s left, 2s"; last != want {
+		t.Errorf("by rows: got %q, want %q", last, want)
+	}
+	var read int64 = 1 << 20
+	p.SetTotal(4<<20, func() int64 { return read })
+	clock.advance(58 * time.Second) // a minute in all, a quarter read
+	p.Add(1)
+	last = errOut.String()[strings.LastIndex(errOut.String(), "\r"):]
+	if want := "\rImporting: 2,501 rows, 41/s, 25%, 3m00s left, 1m0s"; last != want {
+		t.Errorf("by bytes: got %q, want %q", last, want)
+	}
+}
+
 func TestProgressShorterLineBlanksTheRest(t *testing.T) {
 	ios, _, _, errOut := Test()
 	ios.SetStderrTTY(true)

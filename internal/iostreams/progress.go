@@ -14,7 +14,8 @@ import (
 const progressInterval = 200 * time.Millisecond
 
 // Progress reports a long operation (import, export) on one line of stderr:
-// rows done, rows per second and time elapsed, redrawn in place at most five
+// rows done, rows per second, how far and the time left where the total
+// is known (SetTotal), and time elapsed, redrawn in place at most five
 // times a second. It draws nothing when stderr is not a terminal, nor for an
 // operation that ends before the first redraw is due, so pipes, logs and
 // quick runs stay clean. A nil *Progress is a valid no-op. It is safe for
@@ -31,6 +32,51 @@ type Progress struct {
 	stopped bool
 	note    string        // set by Wait
 	done    chan struct{} // closed by Done to stop Wait's clock
+	// total and position, set by SetTotal, give a percentage and the
+	// time left.
+	total    int64
+	position func() int64
+}
+
+// SetTotal tells the size of the whole operation: total rows, or with
+// position the total of what position counts (bytes of a file read so
+// far). The line then shows how far it is and the time left.
+func (p *Progress) SetTotal(total int64, position func() int64) {
+	if p == nil || total <= 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.total, p.position = total, position
+}
+
+// howFar is the percentage done and the time left, "" while unknown.
+func (p *Progress) howFar(elapsed time.Duration) string {
+	if p.total <= 0 {
+		return ""
+	}
+	pos := p.n
+	if p.position != nil {
+		pos = p.position()
+	}
+	if pos <= 0 {
+		return ", 0%"
+	}
+	pct := min(pos*100/p.total, 99) // 100% is when it is done
+	left := time.Duration(float64(elapsed) * float64(max(p.total-pos, 0)) / float64(pos))
+	return fmt.Sprintf(", %d%%, %s left", pct, formatLeft(left))
+}
+
+// formatLeft writes the time left as 45s, 3m05s or 1h02m.
+func formatLeft(d time.Duration) string {
+	d = d.Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	}
+	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 }
 
 // StartProgress begins reporting the operation named by label (e.g.
@@ -136,8 +182,8 @@ func (p *Progress) draw(t time.Time) {
 	if secs := elapsed.Seconds(); secs > 0 {
 		rate = int64(float64(p.n) / secs)
 	}
-	line := fmt.Sprintf("%s: %s rows, %s/s, %s", p.label, output.GroupDigits(p.n), output.GroupDigits(rate),
-		elapsed.Truncate(time.Second))
+	line := fmt.Sprintf("%s: %s rows, %s/s%s, %s", p.label, output.GroupDigits(p.n), output.GroupDigits(rate),
+		p.howFar(elapsed), elapsed.Truncate(time.Second))
 	if p.note != "" {
 		line = fmt.Sprintf("%s: %s rows, %s, %s", p.label, output.GroupDigits(p.n), p.note, elapsed.Truncate(time.Second))
 	}

@@ -94,8 +94,9 @@ events after it are exported, oldest first, and the file is updated only
 once the export is safely in place — also when nothing new was found — so
 across runs no event is skipped or exported twice.
 
-On a terminal, a progress line on stderr shows rows, rate and elapsed
-time while a file is written; -v prints a one-line summary when done.`,
+On a terminal, a progress line on stderr shows rows, rate, how far, the
+time left and elapsed time while a file is written; -v prints a one-line
+summary when done.`,
 		Example: `  # Every Monday: last week's closed ISO week as CSV, e.g. audit-2026-W47.csv
   # crontab: 5 0 * * 1  audit export --period last-week -o /archive/audit-{period}.csv --manifest
   audit export --period last-week -o /archive/audit-{period}.csv --manifest
@@ -342,6 +343,15 @@ func exportRun(ctx context.Context, opts *ExportOptions) error {
 		sink = file
 		progress = opts.IO.StartProgress("Exporting")
 		defer progress.Done()
+		if opts.IO.IsStderrTTY() {
+			// The line shows how far when the store counts the window
+			// quickly (over its indexes, as stats does).
+			if sr, ok := st.(audit.Statser); ok {
+				if res, err := sr.Stats(ctx, audit.StatsQuery{Filter: filter}); err == nil {
+					progress.SetTotal(res.Total, nil)
+				}
+			}
+		}
 	}
 
 	s, err := writeEvents(ctx, st, filter, sink, tgt, opts, progress)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -134,6 +135,18 @@ func ingestOptions(opts *ImportOptions) (ingest.Options, error) {
 	return iopts, nil
 }
 
+// countingReader counts the bytes read through it, for the progress line.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n.Add(int64(n))
+	return n, err
+}
+
 // followRun is import --follow: batches stored as they are written, until
 // SIGTERM or Ctrl-C, which finish the batch being stored and exit 0.
 func followRun(cmd *cobra.Command, opts *ImportOptions) error {
@@ -171,13 +184,19 @@ func importRun(cmd *cobra.Command, opts *ImportOptions) error {
 	}
 	var r io.Reader = opts.IO.In
 	name := "standard input"
+	var size int64
+	read := &countingReader{}
 	if opts.File != "-" {
 		f, err := os.Open(opts.File)
 		if err != nil {
 			return cmdutil.FlagErrorf("cannot read %s: %v", opts.File, cmdutil.UnwrapPath(err))
 		}
 		defer f.Close()
-		r, name = f, opts.File
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			size = fi.Size()
+		}
+		read.r = f
+		r, name = read, opts.File
 	}
 	iopts, err := ingestOptions(opts)
 	if err != nil {
@@ -194,6 +213,7 @@ func importRun(cmd *cobra.Command, opts *ImportOptions) error {
 		return err
 	}
 	progress := opts.IO.StartProgress("Importing")
+	progress.SetTotal(size, read.n.Load) // how far into the file, compressed or not
 	var counts ingest.Counts
 	events := ingest.Decode(r, opts.Format, iopts, &counts)
 	if !opts.AllowFuture {
