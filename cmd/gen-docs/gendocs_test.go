@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/audit-cli/audit/internal/cli"
 )
 
 // TestGeneratedFilesUpToDate regenerates docs/cli, docs/man and completions/
@@ -159,4 +161,45 @@ func short(s string) string {
 		s = s[:100] + "…"
 	}
 	return strconv.Quote(s)
+}
+
+// TestManSections: every page has EXIT STATUS with each code of the one
+// exit-code table, ENVIRONMENT and FILES, before SEE ALSO; the root and
+// import pages name the producers' tools.
+func TestManSections(t *testing.T) {
+	dir := t.TempDir()
+	if err := generate(dir); err != nil {
+		t.Fatal(err)
+	}
+	pages, err := filepath.Glob(filepath.Join(dir, manDir, "*.1"))
+	if err != nil || len(pages) < 10 {
+		t.Fatalf("%d man pages (%v)", len(pages), err)
+	}
+	for _, p := range pages {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := string(b)
+		exit, env, files, also := strings.Index(page, ".SH EXIT STATUS\n"), strings.Index(page, ".SH ENVIRONMENT\n"),
+			strings.Index(page, ".SH FILES\n"), strings.Index(page, ".SH SEE ALSO\n")
+		if exit < 0 || env < exit || files < env || also < files {
+			t.Errorf("%s: sections at %d, %d, %d, %d", filepath.Base(p), exit, env, files, also)
+			continue
+		}
+		for _, c := range cli.ExitCodes {
+			if !strings.Contains(page[exit:env], fmt.Sprintf(".TP\n\\fB%d\\fP\n", c.Code)) {
+				t.Errorf("%s: EXIT STATUS lacks %d", filepath.Base(p), c.Code)
+			}
+		}
+		if !strings.Contains(page[env:files], "AUDIT_STORE") || !strings.Contains(page[files:also], "config.yaml") {
+			t.Errorf("%s: ENVIRONMENT or FILES incomplete", filepath.Base(p))
+		}
+	}
+	for _, name := range []string{"audit.1", "audit-import.1"} {
+		b, _ := os.ReadFile(filepath.Join(dir, manDir, name))
+		if !strings.Contains(string(b), `\fBjournalctl(1)\fP, \fBausearch(8)\fP`) {
+			t.Errorf("%s: SEE ALSO does not name journalctl and ausearch", name)
+		}
+	}
 }

@@ -83,6 +83,9 @@ func generate(dir string) error {
 	if err := doc.GenManTree(root, header, filepath.Join(dir, manDir)); err != nil {
 		return fmt.Errorf("man pages: %w", err)
 	}
+	if err := addManSections(filepath.Join(dir, manDir)); err != nil {
+		return fmt.Errorf("man pages: %w", err)
+	}
 	for shell, name := range completionFiles {
 		var b bytes.Buffer
 		if err := completion.Write(&b, root, shell, true); err != nil {
@@ -191,4 +194,88 @@ func checkMachineIndependent(dir string) error {
 		return fmt.Errorf("generated files depend on this machine (a flag default computed from $HOME or the working directory?):\n  %s", strings.Join(problems, "\n  "))
 	}
 	return nil
+}
+
+// manEnvironment and manFiles are the ENVIRONMENT and FILES sections of
+// every manual page.
+var manEnvironment = [][2]string{
+	{"AUDIT_STORE", "the store, as --store: a SQLite path, postgres://…, or http(s):// of an audit serve"},
+	{"AUDIT_TOKEN", "the bearer token of a remote store, as --token"},
+	{"AUDIT_CONTEXT", "the config file's context to use, as --context"},
+	{"AUDIT_CONFIG", "the config file, as --config"},
+	{"AUDIT_OUTPUT, AUDIT_COLOR, AUDIT_TIMEZONE", "the config file's output, color and timezone"},
+	{"AUDIT_PAGER, PAGER", "the pager on a terminal (AUDIT_PAGER first); empty or cat for none"},
+	{"NO_COLOR, CLICOLOR, CLICOLOR_FORCE", "NO_COLOR or CLICOLOR=0 turns colors off, CLICOLOR_FORCE on even in a pipe"},
+	{"XDG_CONFIG_HOME, XDG_DATA_HOME, XDG_STATE_HOME", "where the config file, the default store and import --follow's offsets are"},
+}
+
+var manFiles = [][2]string{
+	{"$XDG_CONFIG_HOME/audit/config.yaml", "the config file (~/.config/audit/config.yaml)"},
+	{"$XDG_DATA_HOME/audit/audit.db", "the default SQLite store (~/.local/share/audit/audit.db)"},
+	{"$XDG_STATE_HOME/audit/follow-*.json", "the offsets import --follow reached"},
+	{"/usr/lib/systemd/system/audit-serve.service", "audit serve as a system service, set in /etc/audit-cli/serve.env"},
+	{"/usr/lib/systemd/system/audit-import-auditd.service", "auditd's log collected by import --follow"},
+}
+
+// manSeeAlso are the other programs' pages that the root and import
+// pages name.
+var manSeeAlso = map[string]string{
+	"audit.1":        "\\fBjournalctl(1)\\fP, \\fBausearch(8)\\fP, \\fBauditd(8)\\fP",
+	"audit-import.1": "\\fBjournalctl(1)\\fP, \\fBausearch(8)\\fP, \\fBauditd(8)\\fP",
+}
+
+// addManSections adds EXIT STATUS (from the one exit-code table),
+// ENVIRONMENT and FILES to every page before its SEE ALSO, and the
+// producers' tools to the SEE ALSO of the root and import pages.
+func addManSections(dir string) error {
+	var b strings.Builder
+	b.WriteString(".SH EXIT STATUS\n")
+	for _, c := range cli.ExitCodes {
+		fmt.Fprintf(&b, ".TP\n\\fB%d\\fP\n%s\n", c.Code, manEscape(c.Meaning))
+	}
+	b.WriteString("\n.SH ENVIRONMENT\n")
+	for _, e := range manEnvironment {
+		fmt.Fprintf(&b, ".TP\n\\fB%s\\fP\n%s\n", manEscape(e[0]), manEscape(e[1]))
+	}
+	b.WriteString("\n.SH FILES\n")
+	for _, f := range manFiles {
+		fmt.Fprintf(&b, ".TP\n\\fI%s\\fP\n%s\n", manEscape(f[0]), manEscape(f[1]))
+	}
+	b.WriteString("\n")
+	sections := b.String()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		path := filepath.Join(dir, e.Name())
+		page, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		text := string(page)
+		i := strings.Index(text, ".SH SEE ALSO\n")
+		if i < 0 {
+			return fmt.Errorf("%s has no SEE ALSO section", e.Name())
+		}
+		text = text[:i] + sections + text[i:]
+		if also, ok := manSeeAlso[e.Name()]; ok {
+			text = strings.TrimRight(text, "\n") + ", " + also + "\n"
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// manEscape keeps roff from reading a leading dot or quote, or a
+// backslash, as markup.
+func manEscape(s string) string {
+	s = strings.ReplaceAll(s, "\\", "\\e")
+	s = strings.ReplaceAll(s, "-", "\\-")
+	if strings.HasPrefix(s, ".") || strings.HasPrefix(s, "'") {
+		s = "\\&" + s
+	}
+	return s
 }

@@ -21,6 +21,20 @@ const (
 	ExitInterrupted = 130
 )
 
+// ExitCodes describes each exit code, for the manual pages and the docs.
+var ExitCodes = []struct {
+	Code    int
+	Meaning string
+}{
+	{ExitOK, "success (also when list finds nothing, unless --exit-status asks for 1)"},
+	{ExitError, "runtime failure: I/O, a store error"},
+	{ExitUsage, "usage: an unknown flag, a bad filter or time expression, bad arguments or input"},
+	{ExitUnavailable, "the store is unreachable or missing"},
+	{ExitAuth, "authentication or permission denied (remote store)"},
+	{ExitIntegrity, "integrity verification failed"},
+	{ExitInterrupted, "interrupted, where the work is left unfinished (an interrupted export leaves no partial file)"},
+}
+
 // ExitCode maps an error to the exit code of DESIGN.md §5. It is the one
 // place that does.
 func ExitCode(err error) int {
