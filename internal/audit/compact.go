@@ -105,16 +105,7 @@ func (s *jsonScanner) value(depth int) error {
 }
 
 func (s *jsonScanner) object(depth int) error {
-	if depth > maxJSONDepth {
-		return errNotJSON
-	}
-	s.i++ // {
-	s.inner()
-	if s.i < len(s.b) && s.b[s.i] == '}' {
-		s.i++
-		return nil
-	}
-	for {
+	return s.members(depth, '}', func() error {
 		if s.i >= len(s.b) || s.b[s.i] != '"' {
 			return errNotJSON
 		}
@@ -127,49 +118,38 @@ func (s *jsonScanner) object(depth int) error {
 		}
 		s.i++
 		s.inner()
-		if err := s.value(depth); err != nil {
-			return err
-		}
-		s.inner()
-		if s.i >= len(s.b) {
-			return errNotJSON
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-			s.inner()
-		case '}':
-			s.i++
-			return nil
-		default:
-			return errNotJSON
-		}
-	}
+		return s.value(depth)
+	})
 }
 
 func (s *jsonScanner) array(depth int) error {
+	return s.members(depth, ']', func() error { return s.value(depth) })
+}
+
+// members reads the comma-separated members of an object or array, each
+// with member, up to and including the closing byte.
+func (s *jsonScanner) members(depth int, closing byte, member func() error) error {
 	if depth > maxJSONDepth {
 		return errNotJSON
 	}
-	s.i++ // [
+	s.i++ // { or [
 	s.inner()
-	if s.i < len(s.b) && s.b[s.i] == ']' {
+	if s.i < len(s.b) && s.b[s.i] == closing {
 		s.i++
 		return nil
 	}
 	for {
-		if err := s.value(depth); err != nil {
+		if err := member(); err != nil {
 			return err
 		}
 		s.inner()
-		if s.i >= len(s.b) {
+		switch {
+		case s.i >= len(s.b):
 			return errNotJSON
-		}
-		switch s.b[s.i] {
-		case ',':
+		case s.b[s.i] == ',':
 			s.i++
 			s.inner()
-		case ']':
+		case s.b[s.i] == closing:
 			s.i++
 			return nil
 		default:
