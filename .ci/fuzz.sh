@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzz smoke run: every `go test -fuzz` target for a short while each
-# (FUZZTIME, default 10s; about 1.5 minutes in all). .ci/run calls it after
+# (FUZZTIME, default 10s; about 2 minutes in all). .ci/run calls it after
 # `make test`. A target that fails leaves the input that broke it in its
 # package's testdata/fuzz/ directory: add that file to the change that fixes
 # the bug, and it runs with every `go test` from then on.
@@ -23,6 +23,8 @@ targets=(
 	"./internal/eventio FuzzDecode"
 	"./internal/eventio FuzzDecodeFast"
 	"./internal/server FuzzQuery"
+	"./internal/audit FuzzCompactJSON"
+	"./internal/ingest FuzzDecode"
 )
 
 # Go 1.26's fuzz coordinator can fail a target with a bare "context
