@@ -3,7 +3,7 @@ package audit
 import "errors"
 
 // Errors that stores and commands wrap with %w; the command line maps each
-// to its exit code (see DESIGN.md §5).
+// to its exit code (see docs/design.md §5).
 var (
 	// ErrInvalid marks bad input: an event that fails validation, a bad filter.
 	ErrInvalid = errors.New("invalid input")

@@ -159,7 +159,7 @@ func Glob(pattern, v string) bool {
 }
 
 // Values encodes f as URL query parameters, the form the HTTP API takes
-// (DESIGN.md §7). ParseValues reverses it.
+// (docs/design.md §7). ParseValues reverses it.
 func (f *Filter) Values() url.Values {
 	v := url.Values{}
 	for _, u := range f.Users {

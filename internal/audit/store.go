@@ -81,7 +81,7 @@ func (e *ConflictError) Error() string {
 // Is makes a *ConflictError match ErrConflict.
 func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
 
-// DiffField returns the name of the first event field (DESIGN.md §1) in
+// DiffField returns the name of the first event field (docs/design.md §1) in
 // which a and b differ, "" when they describe the same event. Seq and
 // hash, which the store assigns, are not compared.
 func DiffField(a, b *Event) string {

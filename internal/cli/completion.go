@@ -28,7 +28,7 @@ const (
 
 // RegisterCompletions walks the command tree under root and registers
 // completion of flag values by flag name, so command packages need not know
-// about completion: a flag means the same on every command (DESIGN.md §2):
+// about completion: a flag means the same on every command (docs/design.md §2):
 //
 //	--type          the six event types (a comma list where it takes one)
 //	--outcome       success, failure

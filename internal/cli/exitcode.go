@@ -10,7 +10,7 @@ import (
 	"github.com/audit-cli/audit/internal/iostreams"
 )
 
-// Exit codes of DESIGN.md §5.
+// Exit codes of docs/design.md §5.
 const (
 	ExitOK          = 0
 	ExitError       = 1
@@ -35,7 +35,7 @@ var ExitCodes = []struct {
 	{ExitInterrupted, "interrupted, where the work is left unfinished (an interrupted export leaves no partial file)"},
 }
 
-// ExitCode maps an error to the exit code of DESIGN.md §5. It is the one
+// ExitCode maps an error to the exit code of docs/design.md §5. It is the one
 // place that does.
 func ExitCode(err error) int {
 	var flagErr *cmdutil.FlagError

@@ -1,6 +1,6 @@
 // Package cmdutil holds what every command package shares: the Factory that
 // gives commands their streams, store and clock, the error types the command
-// line maps to exit codes, and the filter flags of DESIGN.md §2.
+// line maps to exit codes, and the filter flags of docs/design.md §2.
 package cmdutil
 
 import (

@@ -12,7 +12,7 @@ import (
 	"github.com/audit-cli/audit/internal/timeexpr"
 )
 
-// FilterFlags are the filter flags of DESIGN.md §2, shared by list, export,
+// FilterFlags are the filter flags of docs/design.md §2, shared by list, export,
 // watch and stats.
 type FilterFlags struct {
 	Users         []string

@@ -17,7 +17,7 @@ func at(month time.Month, day, hour, minute int) time.Time {
 	return time.Date(2026, month, day, hour, minute, 0, 0, testLoc).UTC()
 }
 
-// seedEvents returns the six events of the web page (DESIGN.md §1), newest
+// seedEvents returns the six events of the web page (docs/design.md §1), newest
 // first as list shows them.
 func seedEvents() []audit.Event {
 	return []audit.Event{

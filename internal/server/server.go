@@ -1,4 +1,4 @@
-// Package server is the HTTP API of `audit serve` (DESIGN.md §7): it puts
+// Package server is the HTTP API of `audit serve` (docs/design.md §7): it puts
 // an audit.Store (SQLite or PostgreSQL) on the network for the remote store
 // of internal/store/remote and for any HTTP client.
 //

@@ -1,4 +1,4 @@
-// Package store opens the audit store named by an address (DESIGN.md §6):
+// Package store opens the audit store named by an address (docs/design.md §6):
 // a SQLite path (the default), postgres://… or http(s)://….
 package store
 

@@ -1,5 +1,5 @@
 // Package timeexpr parses the time expressions of --since and --until and the
-// calendar periods of --period (DESIGN.md §2 and §3).
+// calendar periods of --period (docs/design.md §2 and §3).
 //
 // Every result is in the location the caller passes (the local zone, UTC
 // under --utc, or the configured timezone); forms without a zone are read in

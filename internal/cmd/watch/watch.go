@@ -152,7 +152,7 @@ goes away (a closed pipe), watch ends quietly with status 0.`,
 	}
 	cmdutil.AddFilterFlags(cmd, &opts.Filter)
 	cmd.Flags().IntVarP(&opts.Lines, "lines", "n", DefaultLines, "print the last `N` matching events first (0 = none)")
-	// --limit is the name -n has on list and export (DESIGN.md §2).
+	// --limit is the name -n has on list and export (docs/design.md §2).
 	cmd.Flags().IntVar(&opts.Lines, "limit", DefaultLines, "same as --lines")
 	_ = cmd.Flags().MarkHidden("limit")
 	cmd.Flags().IntVar(&opts.Count, "count", 0, "exit after `N` printed events, the first ones included (0 = never)")

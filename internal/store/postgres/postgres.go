@@ -1,5 +1,5 @@
 // Package postgres is the audit.Store on a PostgreSQL server: the path past
-// one machine (DESIGN.md §6). Several `audit` processes and `audit serve`
+// one machine (docs/design.md §6). Several `audit` processes and `audit serve`
 // replicas may use one database at once; docs/scaling.md tells how.
 //
 // The schema is created by the first write, never by a read: Query, Get

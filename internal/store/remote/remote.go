@@ -1,5 +1,5 @@
 // Package remote is the audit.Store of a remote `audit serve`, spoken to
-// over its HTTP API (DESIGN.md §7, internal/server).
+// over its HTTP API (docs/design.md §7, internal/server).
 //
 // Query pages through GET /v1/events by seq, so results of any size stream
 // in constant memory; Append and Import POST NDJSON; Follow reads the
@@ -11,7 +11,7 @@
 // its integrity key (POST /v1/verify), Prune POSTs /v1/prune, which needs
 // an admin token.
 //
-// Errors map to the exit codes of DESIGN.md §5: a server that cannot be
+// Errors map to the exit codes of docs/design.md §5: a server that cannot be
 // reached (or answers 502, 503, 504) wraps audit.ErrUnavailable; 401
 // audit.ErrUnauthorized and 403 audit.ErrForbidden; 400 audit.ErrInvalid
 // with the server's message; 404 of an event audit.ErrNotFound; 409 (a

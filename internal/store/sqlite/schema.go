@@ -15,7 +15,7 @@ import (
 // migration never changes, a new one goes at the end.
 var migrations = []string{
 	// 1: the events table and the indexes that serve the filters of
-	// DESIGN.md §2 without a full scan.
+	// docs/design.md §2 without a full scan.
 	//
 	// seq is AUTOINCREMENT so that a seq is never reused, even after rows
 	// are deleted behind our back. time is Unix nanoseconds UTC, which

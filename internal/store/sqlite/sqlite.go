@@ -1,5 +1,5 @@
 // Package sqlite is the embedded audit.Store: one SQLite file in WAL mode,
-// the default store of the command line (DESIGN.md §6).
+// the default store of the command line (docs/design.md §6).
 //
 // The file is created on the first write, never by a read: Query, Get,
 // Follow and Head on a path where no store exists yet fail with an error
