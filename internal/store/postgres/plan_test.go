@@ -15,7 +15,7 @@ import (
 	"github.com/audit-cli/audit/internal/store/storetest"
 )
 
-// TestQueryPlans proves that an index can serve each filter of DESIGN.md
+// TestQueryPlans proves that an index can serve each filter of docs/design.md
 // §2: with sequential scans priced out (enable_seqscan = off), and plain
 // index scans too (enable_indexscan = off: else the planner may rightly
 // prefer walking the seq index and filtering, which proves nothing), the
