@@ -210,6 +210,11 @@ func (f *Filter) Values() url.Values {
 	return v
 }
 
+// FilterParams are the query parameters of a Filter, as Values writes and
+// ParseValues reads them: the one list of them.
+var FilterParams = []string{"user", "type", "action", "resource", "resource_type", "ip", "outcome",
+	"source", "since", "until", "search", "after", "before", "limit", "order"}
+
 // ParseValues decodes URL query parameters into a Filter. Errors wrap
 // ErrInvalid and name the parameter.
 func ParseValues(v url.Values) (Filter, error) {
@@ -217,11 +222,8 @@ func ParseValues(v url.Values) (Filter, error) {
 	bad := func(name string, err error) (Filter, error) {
 		return Filter{}, fmt.Errorf("%w: parameter %s: %v", ErrInvalid, name, err)
 	}
-	known := map[string]bool{"user": true, "type": true, "action": true, "resource": true,
-		"resource_type": true, "ip": true, "outcome": true, "source": true, "since": true, "until": true,
-		"search": true, "after": true, "before": true, "limit": true, "order": true}
 	for k := range v {
-		if !known[k] {
+		if !slices.Contains(FilterParams, k) {
 			return bad(k, fmt.Errorf("unknown parameter"))
 		}
 	}

@@ -200,11 +200,14 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 // filterParams are the query parameters of the API: the filters of
 // audit.ParseValues, those of audit.ParseStatsValues and
 // audit.ParseBurstValues, and those of GET /v1/verify.
-var filterParams = map[string]bool{"user": true, "type": true, "action": true, "resource": true,
-	"resource_type": true, "ip": true, "outcome": true, "source": true, "since": true, "until": true,
-	"search": true, "after": true, "before": true, "limit": true, "order": true,
-	"table": true, "zone": true, "threshold": true, "window": true,
-	"from_seq": true, "to_seq": true, "expect": true, "allow_gaps": true}
+var filterParams = func() map[string]bool {
+	m := map[string]bool{"table": true, "zone": true, "threshold": true, "window": true,
+		"from_seq": true, "to_seq": true, "expect": true, "allow_gaps": true}
+	for _, p := range audit.FilterParams {
+		m[p] = true
+	}
+	return m
+}()
 
 func safeQuery(q url.Values) string {
 	if len(q) == 0 {
