@@ -124,6 +124,8 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 	if err := p.Close(); err != nil {
 		return err
 	}
+	// The notes come after the pager is done, under what it showed.
+	opts.IO.StopPager()
 	if more {
 		which := "newest"
 		if opts.Reverse {
