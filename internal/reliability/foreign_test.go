@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -34,6 +35,25 @@ func foreignReaders(t *testing.T) [][]string {
 	return readers
 }
 
+// readProcLocks reads /proc/locks in one read(2). The kernel builds each
+// read of it from the live list of locks: read in small pieces, as
+// os.ReadFile does, a line can be missed when locks before it come and go
+// between two pieces (the foreign readers take and drop theirs all the
+// time), and a lock that is held looks absent.
+func readProcLocks() ([]byte, error) {
+	f, err := os.Open("/proc/locks")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	n, err := f.Read(buf)
+	if err != nil {
+		return nil, err
+	}
+	return buf[:n], nil
+}
+
 // dbLocks returns the /proc/locks lines that pid holds on the file at path.
 func dbLocks(t *testing.T, pid int, path string) []string {
 	t.Helper()
@@ -42,7 +62,7 @@ func dbLocks(t *testing.T, pid int, path string) []string {
 		t.Fatal(err)
 	}
 	ino := fi.Sys().(*syscall.Stat_t).Ino
-	b, err := os.ReadFile("/proc/locks")
+	b, err := readProcLocks()
 	if err != nil {
 		t.Skipf("no /proc/locks: %v", err)
 	}
@@ -51,6 +71,36 @@ func dbLocks(t *testing.T, pid int, path string) []string {
 		f := strings.Fields(l)
 		// 1: POSIX  ADVISORY  READ 4996 fe:00:9986051 1073741826 1073742335
 		if len(f) >= 6 && f[4] == strconv.Itoa(pid) && strings.HasSuffix(f[5], ":"+strconv.FormatUint(ino, 10)) {
+			held = append(held, l)
+		}
+	}
+	return held
+}
+
+// openFiles lists the files under dir that pid has open, for a failure
+// message.
+func openFiles(pid int, dir string) []string {
+	fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", pid))
+	var open []string
+	for _, fd := range fds {
+		if target, err := os.Readlink(fd); err == nil && strings.HasPrefix(target, dir) {
+			open = append(open, filepath.Base(fd)+" "+target)
+		}
+	}
+	return open
+}
+
+// allLocks returns every /proc/locks line on the file at path.
+func allLocks(path string) []string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil
+	}
+	ino := ":" + strconv.FormatUint(fi.Sys().(*syscall.Stat_t).Ino, 10)
+	b, _ := readProcLocks()
+	var held []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 6 && strings.HasSuffix(f[5], ino) {
 			held = append(held, l)
 		}
 	}
@@ -143,7 +193,9 @@ func TestForeignReadersLoseNothing(t *testing.T) {
 		for time.Now().Before(deadline) {
 			time.Sleep(500 * time.Millisecond)
 			if w.storedCount() > 0 && len(dbLocks(t, srv.cmd.Process.Pid, h.store)) == 0 {
-				t.Errorf("audit serve (pid %d) holds no lock on %s: a foreign client may delete its WAL", srv.cmd.Process.Pid, h.store)
+				t.Errorf("audit serve (pid %d) holds no lock on %s: a foreign client may delete its WAL\n"+
+					"its open files there: %q\nall locks on it: %q", srv.cmd.Process.Pid, h.store,
+					openFiles(srv.cmd.Process.Pid, h.dir), allLocks(h.store))
 				return
 			}
 		}
