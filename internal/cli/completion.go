@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -277,22 +276,12 @@ func location(f *cmdutil.Factory) *time.Location {
 	return time.Local
 }
 
-// configPath returns the config file the command line being completed
-// names: cobra has parsed its flags into cmd, but the root command's setup
-// has not run with them.
-func configPath(cmd *cobra.Command) string {
-	if fl := cmd.Flags().Lookup("config"); fl != nil && fl.Value.String() != "" {
-		return fl.Value.String()
-	}
-	return os.Getenv("AUDIT_CONFIG")
-}
-
 // completeContexts completes --context with the contexts of the config
 // file, each described by its store.
 func completeContexts(cmd *cobra.Command, _ []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
 	// No flags: a --context on the command line must not make loading fail
 	// as an unknown context.
-	cfg, err := config.Load(configPath(cmd), pflag.NewFlagSet("completion", pflag.ContinueOnError))
+	cfg, err := config.Load(config.ExplicitPath(cmd.Flags()), pflag.NewFlagSet("completion", pflag.ContinueOnError))
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
@@ -346,7 +335,7 @@ func fromStore(cmd *cobra.Command, fn func(context.Context, audit.Store) []cobra
 	defer cancel()
 	done := make(chan []cobra.Completion, 1)
 	go func() {
-		cfg, err := config.Load(configPath(cmd), cmd.Flags())
+		cfg, err := config.Load(config.ExplicitPath(cmd.Flags()), cmd.Flags())
 		if err != nil {
 			done <- nil
 			return

@@ -81,6 +81,15 @@ func DefaultPath() string {
 	return filepath.Join(dir, "audit", "config.yaml")
 }
 
+// ExplicitPath is the config file a command line names: --config, else
+// AUDIT_CONFIG, else "" (the default path, which may be missing).
+func ExplicitPath(flags *pflag.FlagSet) string {
+	if fl := flags.Lookup("config"); fl != nil && fl.Value.String() != "" {
+		return fl.Value.String()
+	}
+	return os.Getenv("AUDIT_CONFIG")
+}
+
 // Load reads the config file at path (DefaultPath when empty; a missing
 // default file is not an error, a missing explicit one is) and layers the
 // AUDIT_* environment and the changed flags of fs over it. Flags are looked

@@ -22,6 +22,18 @@ var (
 	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 )
 
+// Compression names the compression that head, the first bytes of a
+// stream, announces: "gzip", "zstd", or "" for none.
+func Compression(head []byte) string {
+	switch {
+	case bytes.HasPrefix(head, gzipMagic):
+		return "gzip"
+	case bytes.HasPrefix(head, zstdMagic):
+		return "zstd"
+	}
+	return ""
+}
+
 // maxZstdWindow bounds the memory a zstd stream may ask for: 128 MiB, what
 // `zstd --long=27` writes; larger windows are refused rather than allocated.
 const maxZstdWindow = 128 << 20
@@ -36,14 +48,14 @@ func Decompress(r io.Reader) (io.ReadCloser, error) {
 	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) {
 		return nil, err
 	}
-	switch {
-	case bytes.HasPrefix(head, gzipMagic):
+	switch Compression(head) {
+	case "gzip":
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, compressedErr("gzip", err)
 		}
 		return &decompressed{r: zr, format: "gzip", close: zr.Close}, nil
-	case bytes.HasPrefix(head, zstdMagic):
+	case "zstd":
 		zr, err := zstd.NewReader(br, zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderConcurrency(1))
 		if err != nil {
 			return nil, compressedErr("zstd", err)

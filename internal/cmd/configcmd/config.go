@@ -170,10 +170,7 @@ your shell history and of the process list.`,
 // configPath is the file the root command would read: --config, else
 // AUDIT_CONFIG, else the default.
 func configPath(cmd *cobra.Command) string {
-	if fl := cmd.Flags().Lookup("config"); fl != nil && fl.Value.String() != "" {
-		return fl.Value.String()
-	}
-	if p := os.Getenv("AUDIT_CONFIG"); p != "" {
+	if p := config.ExplicitPath(cmd.Flags()); p != "" {
 		return p
 	}
 	return config.DefaultPath()
@@ -193,13 +190,7 @@ func readToken(ios *iostreams.IOStreams) (string, error) {
 
 // effectiveRun prints the settings of this run and their sources.
 func effectiveRun(cmd *cobra.Command, opts *ConfigOptions) error {
-	explicit := ""
-	if fl := cmd.Flags().Lookup("config"); fl != nil && fl.Value.String() != "" {
-		explicit = fl.Value.String()
-	} else if p := os.Getenv("AUDIT_CONFIG"); p != "" {
-		explicit = p
-	}
-	cfg, err := config.Load(explicit, cmd.Flags())
+	cfg, err := config.Load(config.ExplicitPath(cmd.Flags()), cmd.Flags())
 	if err != nil {
 		return cmdutil.FlagErrorWrap(err)
 	}

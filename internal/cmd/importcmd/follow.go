@@ -127,9 +127,6 @@ func (fw *follower) store(ctx context.Context, lines []byte) error {
 	if len(lines) == 0 {
 		return nil
 	}
-	if fw.format == "" || fw.format == "auto" {
-		fw.format = "auto"
-	}
 	var c ingest.Counts
 	events := ingest.Decode(bytes.NewReader(lines), fw.format, fw.iopts, &c)
 	if !fw.opts.AllowFuture {
@@ -208,7 +205,7 @@ func (fw *follower) followFile(ctx context.Context, path, statePath string) erro
 			offset = state.Offset // the file of the saved state: resume
 		}
 		if head := make([]byte, 4); offset == 0 {
-			if n, _ := nf.ReadAt(head, 0); n >= 2 && (bytes.HasPrefix(head, []byte{0x1f, 0x8b}) || bytes.Equal(head, []byte{0x28, 0xb5, 0x2f, 0xfd})) {
+			if n, _ := nf.ReadAt(head, 0); ingest.Compression(head[:n]) != "" {
 				nf.Close()
 				return cmdutil.FlagErrorf("%s is compressed: --follow reads a growing plain file (import a compressed one without --follow)", path)
 			}
