@@ -202,11 +202,8 @@ func (e *Event) Normalize() error {
 	if err := validID(e.ID); err != nil {
 		return err
 	}
-	if e.Time.IsZero() {
-		return &FieldError{"time", "missing"}
-	}
-	if y := e.Time.Year(); y < 1970 || y > 9999 {
-		return &FieldError{"time", fmt.Sprintf("year %d out of range 1970-9999", y)}
+	if err := CheckTime("time", e.Time); err != nil {
+		return err
 	}
 	if e.User == "" {
 		return &FieldError{"user", "missing (use \"system\" for automated actions)"}
@@ -266,6 +263,18 @@ func normalizeRaw(raw *json.RawMessage) error {
 		return nil
 	}
 	*raw = b
+	return nil
+}
+
+// CheckTime returns a *FieldError on field (time, or a producer's name
+// for it) when t is missing or outside the years every store keeps.
+func CheckTime(field string, t time.Time) error {
+	if t.IsZero() {
+		return &FieldError{field, "missing"}
+	}
+	if y := t.UTC().Year(); y < 1970 || y > 9999 {
+		return &FieldError{field, fmt.Sprintf("year %d out of range 1970-9999", y)}
+	}
 	return nil
 }
 

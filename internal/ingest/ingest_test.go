@@ -335,6 +335,35 @@ func TestHostileValues(t *testing.T) {
 	}
 }
 
+// A time no store keeps (before 1970, after 9999) is one error naming the
+// producer's field, never an event the store refuses later.
+func TestTimeOutOfRange(t *testing.T) {
+	for _, tc := range []struct{ format, record, want string }{
+		{"cloudtrail", `{"eventVersion":"1.08","eventID":"e-1","eventName":"CreateUser","eventTime":"0000-01-01T00:00:00Z","eventSource":"iam.amazonaws.com"}`,
+			"line 1: eventTime: year 0 out of range 1970-9999"},
+		{"kubernetes", `{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"k-1","stage":"ResponseComplete","verb":"create","requestURI":"/api/v1/pods","stageTimestamp":"1969-12-31T23:59:59Z"}`,
+			"line 1: stageTimestamp: year 1969 out of range 1970-9999"},
+		{"github", `{"@timestamp":-86400000,"action":"repo.create","actor":"octocat","_document_id":"g-1"}`,
+			"line 1: @timestamp: year 1969 out of range 1970-9999"},
+		{"journald", `{"__CURSOR":"s=1;i=1","__REALTIME_TIMESTAMP":"999999999999999999","_COMM":"sshd","MESSAGE":"Accepted password for bob from 10.0.0.1 port 22 ssh2"}`,
+			"line 1: __REALTIME_TIMESTAMP: year 33658 out of range 1970-9999"},
+		{"auditd", `type=USER_LOGIN msg=audit(999999999999.000:7): pid=1 uid=0 auid=1000 ses=1 msg='op=login acct="bob" exe="/usr/sbin/sshd" hostname=? addr=10.0.0.1 terminal=ssh res=success'`,
+			"line 1: msg=audit(999999999999.000): year 33658 out of range 1970-9999"},
+	} {
+		var c ingest.Counts
+		var got error
+		for _, err := range ingest.Decode(strings.NewReader(tc.record+"\n"), tc.format, ingest.Options{}, &c) {
+			got = err
+			if err == nil {
+				t.Errorf("%s: an event for a time no store keeps", tc.format)
+			}
+		}
+		if got == nil || got.Error() != tc.want || !errors.Is(got, audit.ErrInvalid) {
+			t.Errorf("%s: error %v, want %q (ErrInvalid)", tc.format, got, tc.want)
+		}
+	}
+}
+
 // FuzzDecode: whatever the bytes, every reader ends with events that
 // validate or an error that matches audit.ErrInvalid, and never panics.
 func FuzzDecode(f *testing.F) {

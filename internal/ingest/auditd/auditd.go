@@ -88,6 +88,10 @@ func decode(br *bufio.Reader, opts ingest.Options, c *ingest.Counts) iter.Seq2[a
 				ms, _ := strconv.ParseInt(string(m[4]), 10, 64)
 				g = &group{key: key, node: node, line: l.N,
 					time: time.Unix(sec, ms*int64(time.Millisecond)).UTC()}
+				if err := audit.CheckTime("msg=audit("+string(m[3])+"."+string(m[4])+")", g.time); err != nil {
+					yield(audit.Event{}, &ingest.LineError{Line: l.N, Err: err})
+					return
+				}
 				pending = append(pending, g)
 			}
 			if typ == "EOE" {

@@ -205,8 +205,8 @@ func mapRecord(data []byte, opts ingest.Options, c *ingest.Counts) (audit.Event,
 	if r.EventID == "" || r.EventName == "" {
 		return audit.Event{}, false, fmt.Errorf("not a CloudTrail record (no eventID/eventName)")
 	}
-	if r.EventTime.IsZero() {
-		return audit.Event{}, false, fmt.Errorf("eventTime: missing")
+	if err := audit.CheckTime("eventTime", r.EventTime); err != nil {
+		return audit.Event{}, false, err
 	}
 	c.Read++
 	if isReadOnly(&r) && !opts.IncludeReadOnly {

@@ -117,6 +117,9 @@ func mapEntry(data []byte, opts ingest.Options, c *ingest.Counts) (audit.Event, 
 			return audit.Event{}, false, err
 		}
 	}
+	if err := audit.CheckTime("@timestamp", t); err != nil {
+		return audit.Event{}, false, err
+	}
 	c.Read++
 	if g.OperationType == "access" && !opts.IncludeReadOnly {
 		c.ReadOnly++

@@ -196,6 +196,9 @@ func mapEntry(data []byte, c *ingest.Counts) (audit.Event, bool, error) {
 		e.ID = "journald:" + hex.EncodeToString(sum[:20])
 	}
 	e.Time = time.UnixMicro(us).UTC()
+	if err := audit.CheckTime("__REALTIME_TIMESTAMP", e.Time); err != nil {
+		return audit.Event{}, false, err
+	}
 	ingest.Finish(&e, audit.SourceJournald, data)
 	return e, true, nil
 }

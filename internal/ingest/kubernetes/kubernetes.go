@@ -109,8 +109,8 @@ func mapEvent(data []byte, opts ingest.Options, c *ingest.Counts) (audit.Event, 
 	if e.Time.IsZero() {
 		e.Time = k.RequestReceived
 	}
-	if e.Time.IsZero() {
-		return audit.Event{}, false, fmt.Errorf("stageTimestamp: missing")
+	if err := audit.CheckTime("stageTimestamp", e.Time); err != nil {
+		return audit.Event{}, false, err
 	}
 	e.Action = k.Verb
 	if sub != "" {
