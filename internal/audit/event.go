@@ -278,6 +278,11 @@ func CheckTime(field string, t time.Time) error {
 	return nil
 }
 
+// CheckID returns a *FieldError on id when it is not an id an event may
+// have: missing, too long, not UTF-8, or holding a space or control
+// character.
+func CheckID(id string) error { return validID(id) }
+
 func validID(id string) error {
 	if id == "" {
 		return &FieldError{"id", "missing"}

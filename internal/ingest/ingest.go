@@ -3,6 +3,8 @@ package ingest
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -298,12 +300,22 @@ func Clean(s string, max int) string {
 	return s[:cut] + "…"
 }
 
-// Finish fills e's fields as every producer does: texts cleaned to their
-// limits, the source, and raw, the producer's record (dropped, with a note
+// Finish fills e's fields as every producer does: the id made one audit
+// keeps, texts cleaned to their limits, the source, and raw, the producer's record (dropped, with a note
 // in the details, when it is larger than the event may keep).
 func Finish(e *audit.Event, source string, raw []byte) {
 	e.Source = source
-	e.ID = Clean(e.ID, audit.MaxIDLen)
+	if audit.CheckID(e.ID) != nil {
+		// The producer's id is missing or not one audit can keep (a
+		// space, too long): a digest of it, or of the record, stands in,
+		// the same on every import.
+		key := []byte(e.ID)
+		if e.ID == "" {
+			key = raw
+		}
+		sum := sha256.Sum256(key)
+		e.ID = source + ":" + hex.EncodeToString(sum[:20])
+	}
 	e.User = Clean(e.User, audit.MaxShortLen)
 	if e.User == "" {
 		e.User = "unknown"

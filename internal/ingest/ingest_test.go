@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -360,6 +362,47 @@ func TestTimeOutOfRange(t *testing.T) {
 		}
 		if got == nil || got.Error() != tc.want || !errors.Is(got, audit.ErrInvalid) {
 			t.Errorf("%s: error %v, want %q (ErrInvalid)", tc.format, got, tc.want)
+		}
+	}
+}
+
+// A producer id audit cannot keep as it is (a space, too long, missing)
+// becomes a digest: the same on every import, so re-importing adds
+// nothing, and different for different ids, even ones that start alike.
+func TestProducerIDDigest(t *testing.T) {
+	long := strings.Repeat("7", 200)
+	ids := func(docIDs ...string) []string {
+		var in strings.Builder
+		for _, id := range docIDs {
+			fmt.Fprintf(&in, `{"@timestamp":1764000000000,"action":"repo.create","actor":"octocat","_document_id":%q}`+"\n", id)
+		}
+		var c ingest.Counts
+		var out []string
+		for e, err := range ingest.Decode(strings.NewReader(in.String()), "github", ingest.Options{}, &c) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.Normalize(); err != nil {
+				t.Fatalf("id %q: %v", e.ID, err)
+			}
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	first := ids("a b", long+"1", long+"2", "", "ok-id")
+	again := ids("a b", long+"1", long+"2", "", "ok-id")
+	if !slices.Equal(first, again) {
+		t.Errorf("ids differ between two imports: %q, %q", first, again)
+	}
+	if first[4] != "ok-id" {
+		t.Errorf("a valid id was changed to %q", first[4])
+	}
+	if first[1] == first[2] {
+		t.Errorf("two long ids that start alike got one id %q", first[1])
+	}
+	for _, id := range first[:3] {
+		if !strings.HasPrefix(id, "github:") || len(id) != len("github:")+40 {
+			t.Errorf("id %q: want github: and a 40-digit digest", id)
 		}
 	}
 }

@@ -6,8 +6,6 @@ package journald
 
 import (
 	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"iter"
@@ -190,11 +188,7 @@ func mapEntry(data []byte, c *ingest.Counts) (audit.Event, bool, error) {
 	if host := text(f["_HOSTNAME"]); host != "" {
 		e.Details = strings.TrimPrefix(e.Details+"; host "+host, "; ")
 	}
-	e.ID = cursor
-	if len(e.ID) > audit.MaxIDLen || strings.ContainsAny(e.ID, " \t") {
-		sum := sha256.Sum256([]byte(cursor))
-		e.ID = "journald:" + hex.EncodeToString(sum[:20])
-	}
+	e.ID = cursor // Finish makes a digest of one audit cannot keep
 	e.Time = time.UnixMicro(us).UTC()
 	if err := audit.CheckTime("__REALTIME_TIMESTAMP", e.Time); err != nil {
 		return audit.Event{}, false, err
