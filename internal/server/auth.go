@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/audit-cli/audit/internal/audit"
+	"github.com/audit-cli/audit/internal/web"
 )
 
 // TokenPrefix starts every token secret, so that secret scanners and
@@ -55,43 +56,31 @@ func bearer(r *http.Request) (string, bool) {
 // role is too weak), and a security event records the failure.
 func (s *Server) authorize(need audit.Role, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ri := infoFrom(r.Context())
 		if s.opts.InsecureNoAuth {
-			ri.token = "-"
+			infoFrom(r.Context()).token = "-"
 			h(w, r)
 			return
 		}
 		secret, ok := bearer(r)
 		if !ok {
-			s.unauthorized(w, r, "anonymous", "missing bearer token",
-				"authentication required: send the header \"Authorization: Bearer TOKEN\"")
+			s.unauthorized(r, "anonymous", "missing bearer token")
+			w.Header().Set("WWW-Authenticate", `Bearer realm="audit"`)
+			writeError(w, http.StatusUnauthorized, "authentication required: send the header \"Authorization: Bearer TOKEN\"")
 			return
 		}
-		tok, err := s.opts.Tokens.TokenByHash(r.Context(), HashToken(secret))
-		if errors.Is(err, audit.ErrNotFound) {
-			s.unauthorized(w, r, "anonymous", "unknown or revoked bearer token", "invalid token")
+		tok, err := s.checkToken(r, secret)
+		var te *web.TokenError
+		if errors.As(err, &te) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="audit"`)
+			writeError(w, http.StatusUnauthorized, te.Reason)
 			return
 		}
 		if err != nil {
 			s.storeError(w, r, err)
 			return
 		}
-		ri.token = tok.Name
-		now := s.opts.Now()
-		if !tok.Expires.IsZero() && !now.Before(tok.Expires) {
-			s.unauthorized(w, r, tok.Name, fmt.Sprintf("token %q expired at %s", tok.Name, audit.FormatTime(tok.Expires)), "token expired")
-			return
-		}
-		if s.toucher != nil {
-			s.toucher.touch(tok.Name)
-		}
 		if !tok.Role.Allows(need) {
-			s.security.failure(r, audit.Event{
-				User: tok.Name, UserName: "API token " + tok.Name,
-				Action: "API Permission Denied",
-				Details: fmt.Sprintf("token %q has role %s; %s %s needs %s",
-					tok.Name, tok.Role, r.Method, r.URL.Path, need),
-			})
+			s.denied(r, tok, need)
 			writeError(w, http.StatusForbidden, fmt.Sprintf("permission denied: token %q has role %s; this request needs %s", tok.Name, tok.Role, need))
 			return
 		}
@@ -99,8 +88,42 @@ func (s *Server) authorize(need audit.Role, h http.HandlerFunc) http.Handler {
 	})
 }
 
-// unauthorized answers 401 and records why.
-func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request, user, why, msg string) {
+// checkToken returns the token whose secret is given, valid now, and
+// notes its use. A secret that is no valid token is a *web.TokenError,
+// recorded as a failed authentication; other errors are the store's.
+// The web console's logins go through it too.
+func (s *Server) checkToken(r *http.Request, secret string) (audit.Token, error) {
+	tok, err := s.opts.Tokens.TokenByHash(r.Context(), HashToken(secret))
+	if errors.Is(err, audit.ErrNotFound) {
+		s.unauthorized(r, "anonymous", "unknown or revoked bearer token")
+		return audit.Token{}, &web.TokenError{Reason: "invalid token"}
+	}
+	if err != nil {
+		return audit.Token{}, err
+	}
+	infoFrom(r.Context()).token = tok.Name
+	if !tok.Expires.IsZero() && !s.opts.Now().Before(tok.Expires) {
+		s.unauthorized(r, tok.Name, fmt.Sprintf("token %q expired at %s", tok.Name, audit.FormatTime(tok.Expires)))
+		return audit.Token{}, &web.TokenError{Reason: "token expired"}
+	}
+	if s.toucher != nil {
+		s.toucher.touch(tok.Name)
+	}
+	return tok, nil
+}
+
+// denied records a valid token refused for its role.
+func (s *Server) denied(r *http.Request, tok audit.Token, need audit.Role) {
+	s.security.failure(r, audit.Event{
+		User: tok.Name, UserName: "API token " + tok.Name,
+		Action: "API Permission Denied",
+		Details: fmt.Sprintf("token %q has role %s; %s %s needs %s",
+			tok.Name, tok.Role, r.Method, r.URL.Path, need),
+	})
+}
+
+// unauthorized records a failed authentication and why.
+func (s *Server) unauthorized(r *http.Request, user, why string) {
 	name := "Anonymous"
 	if user != "anonymous" {
 		name = "API token " + user
@@ -110,8 +133,6 @@ func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request, user, why,
 		Action:  "API Authentication Failed",
 		Details: fmt.Sprintf("%s for %s %s", why, r.Method, r.URL.Path),
 	})
-	w.Header().Set("WWW-Authenticate", `Bearer realm="audit"`)
-	writeError(w, http.StatusUnauthorized, msg)
 }
 
 // toucher writes the last use of tokens in the background, at most once

@@ -49,6 +49,7 @@ import (
 	"time"
 
 	"github.com/audit-cli/audit/internal/audit"
+	"github.com/audit-cli/audit/internal/web"
 )
 
 // Defaults of Options.
@@ -127,6 +128,13 @@ type Options struct {
 	FailureInterval time.Duration
 	// TouchInterval is how often, at most, a token's last use is written.
 	TouchInterval time.Duration
+
+	// Location is the zone the web console shows times in when its URL
+	// names none; nil means time.Local.
+	Location *time.Location
+	// LoginDelay slows down every failed login of the web console;
+	// 0 means web.DefaultLoginDelay.
+	LoginDelay time.Duration
 
 	// Logger receives the access log and errors; nil discards them.
 	Logger *slog.Logger
@@ -211,12 +219,19 @@ func New(opts Options) (*Server, error) {
 	if opts.Tokens != nil {
 		s.toucher = newToucher(opts.Tokens, opts.TouchInterval, opts.Now, log)
 	}
-	s.handler = s.accessLog(s.limitInFlight(s.routes()))
+	console, err := web.New(web.Options{Store: opts.Store, InsecureNoAuth: opts.InsecureNoAuth,
+		Authenticate: s.checkToken, Denied: s.denied, ChainKey: opts.ChainKey, Location: opts.Location,
+		Now: opts.Now, LoginDelay: opts.LoginDelay, QuerySlot: s.querySlot, Closing: s.closing, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	s.handler = s.accessLog(s.limitInFlight(s.routes(console)))
 	return s, nil
 }
 
-// routes builds the API: every endpoint is registered here.
-func (s *Server) routes() *http.ServeMux {
+// routes builds the API and mounts the web console at /: every endpoint
+// is registered here.
+func (s *Server) routes(console http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /v1/events", s.authorize(audit.RoleRead, s.listEvents))
@@ -244,9 +259,10 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("/v1/verify", methodNotAllowed("GET, POST"))
 	mux.HandleFunc("/v1/prune", methodNotAllowed("POST"))
 	mux.HandleFunc("/healthz", methodNotAllowed("GET"))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
 	})
+	mux.Handle("/", console)
 	return mux
 }
 

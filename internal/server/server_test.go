@@ -659,8 +659,8 @@ func TestNotFoundAndMethods(t *testing.T) {
 		method, path string
 		status       int
 	}{
-		{"GET", "/v2/events", 404},
-		{"GET", "/", 404},
+		{"GET", "/v1/nothing", 404},
+		{"GET", "/v1/", 404},
 		{"DELETE", "/v1/events", 405},
 		{"PUT", "/v1/events/x", 405},
 		{"POST", "/healthz", 405},

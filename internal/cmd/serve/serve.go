@@ -33,6 +33,8 @@ type ServeOptions struct {
 	Store  func() (audit.Store, error)
 	Config func() (*config.Config, error)
 	Now    func() time.Time
+	// Location is the zone the web console shows times in.
+	Location func() *time.Location
 
 	Listen            string
 	TLSCert, TLSKey   string
@@ -58,7 +60,7 @@ type ServeOptions struct {
 func NewCmdServe(f *cmdutil.Factory, runF func(context.Context, *ServeOptions) error) *cobra.Command {
 	// Config is read through f at run time: the root command sets it up
 	// once the flags are parsed.
-	opts := &ServeOptions{IO: f.IOStreams, Store: f.Store, Now: f.Now,
+	opts := &ServeOptions{IO: f.IOStreams, Store: f.Store, Now: f.Now, Location: f.Location,
 		Config: func() (*config.Config, error) { return f.Config() }}
 	cmd := &cobra.Command{
 		Use:   "serve [flags]",
@@ -83,6 +85,13 @@ Each request is logged on stderr (method, path, filters, status, bytes,
 duration, client address, token name; never a token). On SIGTERM or
 SIGINT serve stops accepting, ends the watch streams (clients reconnect
 and resume), finishes the requests in flight and exits 0.
+
+A browser pointed at the server's URL gets the web console: the audit
+log with the same filters (as the query string: ?type=security&user=jdavis),
+Export as CSV or JSONL, one event with its original record, Statistics,
+and Integrity (admin). Sign in by pasting a token; the session is a
+cookie kept for 12 hours. Times are shown in the configured timezone (--utc,
+the timezone setting, else local), or in the URL's tz=. See docs/web.md.
 
 The API, described in docs/serve.md; any HTTP client may use it (role
 needed in brackets):
@@ -190,6 +199,9 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		ReadHeaderTimeout: opts.ReadHeaderTimeout, ShutdownTimeout: opts.ShutdownTimeout,
 		MaxConns: opts.MaxConns, MaxInFlight: opts.MaxInFlight, BodyTimeout: opts.BodyTimeout, AllowFuture: opts.AllowFuture,
 		InsecureNoAuth: opts.InsecureNoAuth, Logger: log, Now: opts.Now}
+	if opts.Location != nil {
+		sopts.Location = opts.Location()
+	}
 	ntokens := 0
 	if !opts.InsecureNoAuth {
 		ts, ok := st.(audit.TokenStore)
@@ -235,7 +247,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 	} else if scheme == "http" && !loopback(opts.Listen) {
 		log.Warn("serving plain HTTP on a network address: tokens and events cross the network unencrypted; use --tls-cert/--tls-key or a TLS proxy")
 	}
-	log.Info("audit serve listening", "url", url, "store", address, "tokens", ntokens)
+	log.Info("audit serve listening", "url", url, "console", url+"/", "store", address, "tokens", ntokens)
 	if opts.URLFile != "" {
 		if err := writeFileAtomic(opts.URLFile, url+"\n"); err != nil {
 			ln.Close()
