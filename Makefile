@@ -10,7 +10,7 @@ LDFLAGS   := -s -w -X github.com/audit-cli/audit/internal/build.Version=$(VERSIO
              -X github.com/audit-cli/audit/internal/build.Commit=$(COMMIT) \
              -X github.com/audit-cli/audit/internal/build.Date=$(DATE)
 
-.PHONY: help build demo test test-short stress vet fmt docs release-check bench clean
+.PHONY: help build demo demo-web screenshot test test-short stress vet fmt docs release-check bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -29,6 +29,18 @@ demo: build ## fill demo/audit.db with a realistic 90-day audit log and list it
 	@$(BIN) --store $(DEMO_DB) list --type login --failed --since 30d -n 8
 	@echo
 	@echo 'Explore further:  export AUDIT_STORE=$(CURDIR)/$(DEMO_DB); $(BIN) list --help'
+
+DEMO_LISTEN ?= 127.0.0.1:8787
+demo-web: demo ## the demo store in the web console on DEMO_LISTEN, with a read token to sign in
+	@$(BIN) --store $(DEMO_DB) token create --name demo-web --role admin --expires 1d >demo/token.txt 2>&1
+	@echo
+	@echo "Open http://$(DEMO_LISTEN)/ and sign in with this token (admin, valid one day):"
+	@grep -o 'audit_[A-Za-z0-9_-]*' demo/token.txt
+	@echo "(Ctrl-C stops the server.)"
+	@$(BIN) --store $(DEMO_DB) serve --listen $(DEMO_LISTEN)
+
+screenshot: ## retake docs/img/web-console.png in a real chromium (the browser test)
+	UPDATE_SCREENSHOT=1 $(GO) test -count=1 -run TestBrowser ./internal/web/
 
 test: ## run every test (PostgreSQL tests run when its server binaries are installed)
 	$(GO) vet ./...
@@ -84,6 +96,7 @@ bench: ## the benchmark scripts of docs/benchmarks.md on BENCH_N events (slow: m
 	BENCH_N=$(BENCH_N) bash bench/export.sh
 	BENCH_N=$(BENCH_N) bash bench/stats.sh
 	BENCH_N=$(BENCH_N) bash bench/verify.sh
+	BENCH_N=$(BENCH_N) bash bench/web.sh
 
 clean: ## remove build output and the demo store
 	rm -rf bin demo dist

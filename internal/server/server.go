@@ -150,6 +150,7 @@ type Server struct {
 	handler  http.Handler
 	security *securityLog
 	toucher  *toucher
+	console  *web.Console
 
 	watchers atomic.Int64
 	queries  chan struct{} // a slot per query running; nil: no bound
@@ -225,6 +226,7 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.console = console
 	s.handler = s.accessLog(s.limitInFlight(s.routes(console)))
 	return s, nil
 }
@@ -330,6 +332,7 @@ func (s *Server) beginShutdown() {
 // of failed requests). Close it before the store.
 func (s *Server) Close() error {
 	s.beginShutdown()
+	s.console.Close()
 	s.security.close()
 	if s.toucher != nil {
 		s.toucher.close()

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"net/http"
@@ -26,6 +27,7 @@ const maxSessions = 10_000
 type session struct {
 	secret  string
 	expires time.Time
+	csrf    string // the token of the session's forms (Sign out)
 }
 
 type sessions struct {
@@ -38,12 +40,24 @@ func newSessions(ttl time.Duration) *sessions {
 	return &sessions{ttl: ttl, m: map[string]session{}}
 }
 
-func (s *sessions) create(secret string, now time.Time) (string, time.Time, error) {
+// randomID returns 256 random bits in base64url.
+func randomID() (string, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func (s *sessions) create(secret string, now time.Time) (string, time.Time, error) {
+	id, err := randomID()
+	if err != nil {
 		return "", time.Time{}, err
 	}
-	id := base64.RawURLEncoding.EncodeToString(b)
+	csrf, err := randomID()
+	if err != nil {
+		return "", time.Time{}, err
+	}
 	exp := now.Add(s.ttl)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -59,7 +73,7 @@ func (s *sessions) create(secret string, now time.Time) (string, time.Time, erro
 		}
 		delete(s.m, oldest)
 	}
-	s.m[id] = session{secret: secret, expires: exp}
+	s.m[id] = session{secret: secret, expires: exp, csrf: csrf}
 	return id, exp, nil
 }
 
@@ -97,7 +111,7 @@ func (c *Console) require(need audit.Role, h http.HandlerFunc) http.Handler {
 			h(w, r.WithContext(context.WithValue(r.Context(), viewerKey{}, v)))
 			return
 		}
-		var secret string
+		var secret, csrf string
 		fromCookie := false
 		if s, ok := bearer(r); ok {
 			secret = s
@@ -107,7 +121,7 @@ func (c *Console) require(need audit.Role, h http.HandlerFunc) http.Handler {
 				c.toLogin(w, r, "Your session has ended: paste your token again.")
 				return
 			}
-			secret, fromCookie = se.secret, true
+			secret, csrf, fromCookie = se.secret, se.csrf, true
 		} else {
 			c.toLogin(w, r, "")
 			return
@@ -128,7 +142,7 @@ func (c *Console) require(need audit.Role, h http.HandlerFunc) http.Handler {
 			c.storeFailed(w, r, err)
 			return
 		}
-		v := viewer{Name: tok.Name, Role: tok.Role, Admin: tok.Role.Allows(audit.RoleAdmin)}
+		v := viewer{Name: tok.Name, Role: tok.Role, Admin: tok.Role.Allows(audit.RoleAdmin), CSRF: csrf}
 		r = r.WithContext(context.WithValue(r.Context(), viewerKey{}, v))
 		if !tok.Role.Allows(need) {
 			c.opts.Denied(r, tok, need)
@@ -148,19 +162,39 @@ func (c *Console) toLogin(w http.ResponseWriter, r *http.Request, msg string) {
 	http.Redirect(w, r, "/login?"+q.Encode(), http.StatusSeeOther)
 }
 
+// CSRFCookie names the cookie that holds the login form's token: the
+// form's hidden field must match it (a double submit), which a page of
+// another site can neither read nor set.
+const CSRFCookie = "audit_login"
+
 type loginData struct {
 	Next  string
 	Ended bool
+	CSRF  string
 }
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 	d := loginData{Next: safeNext(r.URL.Query().Get("next")), Ended: r.URL.Query().Get("ended") != ""}
-	c.renderPage(w, http.StatusOK, "login", page{Title: "Sign in", Data: d})
+	c.showLogin(w, r, http.StatusOK, "", d)
+}
+
+// showLogin renders the login form with a fresh form token.
+func (c *Console) showLogin(w http.ResponseWriter, r *http.Request, status int, msg string, d loginData) {
+	csrf, err := randomID()
+	if err != nil {
+		c.storeFailed(w, r, err)
+		return
+	}
+	d.CSRF = csrf
+	http.SetCookie(w, &http.Cookie{Name: CSRFCookie, Value: csrf, Path: "/login", MaxAge: 3600,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	c.renderPage(w, status, "login", page{Title: "Sign in", Error: msg, Data: d})
 }
 
 // login checks the pasted token and starts a session. The form is
-// protected from cross-site posts by SameSite cookies and the Origin
-// check; a failed attempt is recorded (by Authenticate) and slowed down.
+// protected from cross-site posts by the Origin check, SameSite cookies
+// and its token; a failed attempt is recorded (by Authenticate) and
+// slowed down.
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	if !sameOrigin(r) {
 		c.fail(w, r, http.StatusForbidden, "This form can only be sent from this site.")
@@ -172,6 +206,10 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next := safeNext(r.PostForm.Get("next"))
+	if ck, err := r.Cookie(CSRFCookie); err != nil || !equal(ck.Value, r.PostForm.Get("csrf")) {
+		c.showLogin(w, r, http.StatusForbidden, "The form expired or did not come from this site: sign in again.", loginData{Next: next})
+		return
+	}
 	secret := strings.TrimSpace(r.PostForm.Get("token"))
 	again := func(msg string) {
 		select {
@@ -179,7 +217,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		}
-		c.renderPage(w, http.StatusUnauthorized, "login", page{Title: "Sign in", Error: msg, Data: loginData{Next: next}})
+		c.showLogin(w, r, http.StatusUnauthorized, msg, loginData{Next: next})
 	}
 	if c.opts.InsecureNoAuth {
 		http.Redirect(w, r, next, http.StatusSeeOther)
@@ -210,15 +248,24 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: id, Path: "/", Expires: exp,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	http.SetCookie(w, &http.Cookie{Name: CSRFCookie, Value: "", Path: "/login", MaxAge: -1,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
+// logout ends the session whose form token comes with the post.
 func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
-	if !sameOrigin(r) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if !sameOrigin(r) || r.ParseForm() != nil {
 		c.fail(w, r, http.StatusForbidden, "This form can only be sent from this site.")
 		return
 	}
 	if ck, err := r.Cookie(SessionCookie); err == nil {
+		se, ok := c.sessions.get(ck.Value, time.Now())
+		if ok && !equal(se.csrf, r.PostForm.Get("csrf")) {
+			c.fail(w, r, http.StatusForbidden, "This form can only be sent from this site.")
+			return
+		}
 		c.sessions.end(ck.Value)
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
@@ -226,15 +273,16 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
-// sameOrigin reports whether a form post comes from this site: its Origin
-// (or, without one, its Referer) names this host. A post with neither is a
-// script's, not a browser's, and needs the token anyway.
+// sameOrigin reports whether a form post may come from this site: its
+// Origin (or, without one, its Referer) names this host, or is unknown —
+// "null" under Referrer-Policy no-referrer, absent from scripts — which
+// leaves the form's token to decide.
 func sameOrigin(r *http.Request) bool {
 	src := r.Header.Get("Origin")
 	if src == "" {
 		src = r.Header.Get("Referer")
 	}
-	if src == "" {
+	if src == "" || src == "null" {
 		return true
 	}
 	u, err := url.Parse(src)
@@ -256,6 +304,10 @@ func safeNext(next string) string {
 		return "/"
 	}
 	return next
+}
+
+func equal(a, b string) bool {
+	return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
 // bearer returns the token of an "Authorization: Bearer TOKEN" header.

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"hash/fnv"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -206,7 +207,7 @@ func (c *Console) logsForm(ctx context.Context, v *view) *logsData {
 	for _, t := range audit.Types {
 		d.Types = append(d.Types, option{string(t), typeLabel(t), v.has("type", string(t))})
 	}
-	known := c.users.get(ctx, c.opts.Store)
+	known := c.users.get(ctx)
 	d.Users = append(d.Users, option{"", "All users", len(v.Query["user"]) == 0})
 	picked := false
 	for _, u := range known {
@@ -230,37 +231,91 @@ func typeLabel(t audit.Type) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// userCache keeps the store's users for the User menu, counted at most
-// once a ttl: on a big store that count is the slow part of a page.
+// userCache keeps the store's users for the User menu. Counting them
+// reads every event, the slow part of a page on a big store, so it is
+// done in the background: once when the console starts (the first page
+// waits for that one), then again when the list is older than ttl, while
+// pages show the list they have.
 type userCache struct {
 	ttl   time.Duration
-	mu    sync.Mutex
-	at    time.Time
-	users []string
+	st    audit.Statser
+	ready chan struct{} // closed when the first count is done
+	log   *slog.Logger
+
+	mu      sync.Mutex
+	at      time.Time
+	users   []string
+	running bool
+	wg      sync.WaitGroup
+	ctx     context.Context
 }
 
 // maxMenuUsers bounds the User menu; the free-text box takes the rest.
 const maxMenuUsers = 200
 
-func (u *userCache) get(ctx context.Context, st audit.Store) []string {
+func newUserCache(ctx context.Context, st audit.Store, ttl time.Duration, log *slog.Logger) *userCache {
+	u := &userCache{ttl: ttl, ready: make(chan struct{}), ctx: ctx, log: log}
 	sts, ok := st.(audit.Statser)
 	if !ok {
+		close(u.ready)
+		return u
+	}
+	u.st = sts
+	u.mu.Lock()
+	u.refreshLocked()
+	u.mu.Unlock()
+	return u
+}
+
+// get returns the users, waiting only for the first count.
+func (u *userCache) get(ctx context.Context) []string {
+	select {
+	case <-u.ready:
+	case <-ctx.Done():
 		return nil
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if !u.at.IsZero() && time.Since(u.at) < u.ttl {
-		return u.users
+	if u.st != nil && time.Since(u.at) >= u.ttl {
+		u.refreshLocked()
 	}
-	res, err := sts.Stats(ctx, audit.StatsQuery{Tables: []audit.StatsTable{{By: []audit.Dimension{audit.DimUser}, Top: maxMenuUsers}}})
-	if err != nil || len(res.Tables) == 0 {
-		return u.users
-	}
-	users := make([]string, 0, len(res.Tables[0].Rows))
-	for _, row := range res.Tables[0].Rows {
-		users = append(users, row.Keys[0])
-	}
-	slices.Sort(users)
-	u.users, u.at = users, time.Now()
-	return users
+	return u.users
 }
+
+func (u *userCache) refreshLocked() {
+	if u.running {
+		return
+	}
+	u.running = true
+	u.wg.Add(1)
+	go func() {
+		defer u.wg.Done()
+		res, err := u.st.Stats(u.ctx, audit.StatsQuery{Tables: []audit.StatsTable{{By: []audit.Dimension{audit.DimUser}, Top: maxMenuUsers}}})
+		var users []string
+		if err == nil && len(res.Tables) > 0 {
+			users = make([]string, 0, len(res.Tables[0].Rows))
+			for _, row := range res.Tables[0].Rows {
+				users = append(users, row.Keys[0])
+			}
+			slices.Sort(users)
+		} else if err != nil && u.ctx.Err() == nil {
+			u.log.Warn("web console: could not count the users for the User menu", "err", err)
+		}
+		u.mu.Lock()
+		if err == nil {
+			u.users = users
+		}
+		u.at = time.Now()
+		first := u.ready
+		u.running = false
+		u.mu.Unlock()
+		select {
+		case <-first:
+		default:
+			close(first)
+		}
+	}()
+}
+
+// wait waits for a count in progress.
+func (u *userCache) wait() { u.wg.Wait() }

@@ -89,6 +89,8 @@ type Console struct {
 	sessions *sessions
 	users    *userCache
 	mux      *http.ServeMux
+	ctx      context.Context
+	cancel   context.CancelFunc
 }
 
 //go:embed templates/*.html
@@ -123,8 +125,7 @@ func New(opts Options) (*Console, error) {
 	if opts.Denied == nil {
 		opts.Denied = func(*http.Request, audit.Token, audit.Role) {}
 	}
-	c := &Console{opts: opts, log: opts.Logger, sessions: newSessions(opts.SessionTTL),
-		users: &userCache{ttl: time.Minute}}
+	c := &Console{opts: opts, log: opts.Logger, sessions: newSessions(opts.SessionTTL)}
 	if c.log == nil {
 		c.log = slog.Default()
 	}
@@ -134,7 +135,17 @@ func New(opts Options) (*Console, error) {
 	}
 	c.pages = pages
 	c.mux = c.routes()
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.users = newUserCache(c.ctx, opts.Store, time.Minute, c.log)
 	return c, nil
+}
+
+// Close stops the console's background work (the count of the User
+// menu); close it before the store.
+func (c *Console) Close() error {
+	c.cancel()
+	c.users.wait()
+	return nil
 }
 
 func (c *Console) routes() *http.ServeMux {
@@ -183,6 +194,7 @@ type viewer struct {
 	Role   audit.Role
 	Admin  bool
 	NoAuth bool
+	CSRF   string // the session's form token; "" without a session
 }
 
 type viewerKey struct{}

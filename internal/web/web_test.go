@@ -113,6 +113,10 @@ func (e *env) add(events ...audit.Event) {
 // alternating users and types.
 func (e *env) seed(n int) {
 	e.t.Helper()
+	e.add(sampleEvents(n)...)
+}
+
+func sampleEvents(n int) []audit.Event {
 	users := []struct{ login, name string }{{"jdavis", "John Davis"}, {"smiller", "Sarah Miller"}, {"system", ""}}
 	var evs []audit.Event
 	for i := range n {
@@ -122,7 +126,17 @@ func (e *env) seed(n int) {
 			ResourceType: "server", Resource: fmt.Sprintf("bbb-node-%d", i), IP: "192.168.1.100",
 			Details: fmt.Sprintf("change %d", i)})
 	}
-	e.add(evs...)
+	return evs
+}
+
+// stored is an option of newEnv: the store holds n sample events before
+// the server starts (and counts the users of its User menu).
+func stored(n int) func(*server.Options) {
+	return func(o *server.Options) {
+		if _, err := o.Store.Append(context.Background(), sampleEvents(n)); err != nil {
+			panic(err)
+		}
+	}
 }
 
 type response struct {
@@ -218,32 +232,60 @@ func TestLoginSession(t *testing.T) {
 	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/login?next=%2Fstats%3Frange%3Dtoday" {
 		t.Fatalf("no session: %d to %q", r.StatusCode, r.Header.Get("Location"))
 	}
-	form := func(token, next string) io.Reader {
-		return strings.NewReader(url.Values{"token": {token}, "next": {next}}.Encode())
+	// The form carries a token that must match its cookie.
+	formPage := e.get("/login?next=%2F", "")
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(formPage.body)
+	var csrfCookie *http.Cookie
+	for _, c := range formPage.Cookies() {
+		if c.Name == web.CSRFCookie {
+			csrfCookie = c
+		}
+	}
+	if csrf == nil || csrfCookie == nil || csrfCookie.Value != csrf[1] || !csrfCookie.HttpOnly || csrfCookie.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("login form without its token: %v\n%s", formPage.Cookies(), formPage.body)
+	}
+	form := func(token, next, csrfValue string) io.Reader {
+		return strings.NewReader(url.Values{"token": {token}, "next": {next}, "csrf": {csrfValue}}.Encode())
 	}
 	ctype := "application/x-www-form-urlencoded"
+	cookie := csrfCookie.Name + "=" + csrfCookie.Value
+	// Under Referrer-Policy no-referrer a browser sends Origin: null.
+	post := func(token, next, csrfValue, origin string) response {
+		return e.request("POST", "/login", "", form(token, next, csrfValue), "Content-Type", ctype, "Origin", origin, "Cookie", cookie)
+	}
 
 	start := time.Now()
-	bad := e.request("POST", "/login", "", form("audit_not-a-token", "/"), "Content-Type", ctype, "Origin", e.base)
-	if bad.StatusCode != 401 || !strings.Contains(bad.body, "That token does not work: invalid token.") || bad.Header.Get("Set-Cookie") != "" {
+	bad := post("audit_not-a-token", "/", csrf[1], "null")
+	if bad.StatusCode != 401 || !strings.Contains(bad.body, "That token does not work: invalid token.") || strings.Contains(bad.Header.Get("Set-Cookie"), web.SessionCookie) {
 		t.Errorf("wrong token: %d %q\n%s", bad.StatusCode, bad.Header.Get("Set-Cookie"), bad.body)
 	}
 	if took := time.Since(start); took < loginDelay {
 		t.Errorf("a failed login answered in %v, before the delay of %v", took, loginDelay)
 	}
-	if cross := e.request("POST", "/login", "", form(e.read, "/"), "Content-Type", ctype, "Origin", "http://evil.example"); cross.StatusCode != 403 || cross.Header.Get("Set-Cookie") != "" {
-		t.Errorf("cross-site login: %d %q", cross.StatusCode, cross.Header.Get("Set-Cookie"))
+	for _, c := range []struct{ what, csrf, origin string }{
+		{"cross-site", csrf[1], "http://evil.example"},
+		{"no form token", "", "null"},
+		{"another form token", "forged", e.base},
+	} {
+		r := post(e.read, "/", c.csrf, c.origin)
+		if r.StatusCode != 403 || strings.Contains(r.Header.Get("Set-Cookie"), web.SessionCookie+"=") {
+			t.Errorf("%s login: %d %q", c.what, r.StatusCode, r.Header.Get("Set-Cookie"))
+		}
 	}
 
-	ok := e.request("POST", "/login", "", form(e.read, "/stats?range=today"), "Content-Type", ctype, "Origin", e.base)
+	ok := post(e.read, "/stats?range=today", csrf[1], e.base)
 	if ok.StatusCode != http.StatusSeeOther || ok.Header.Get("Location") != "/stats?range=today" {
 		t.Fatalf("login: %d to %q\n%s", ok.StatusCode, ok.Header.Get("Location"), ok.body)
 	}
-	cookies := ok.Cookies()
-	if len(cookies) != 1 {
-		t.Fatalf("cookies %v", cookies)
+	var ck *http.Cookie
+	for _, c := range ok.Cookies() {
+		if c.Name == web.SessionCookie {
+			ck = c
+		}
 	}
-	ck := cookies[0]
+	if ck == nil {
+		t.Fatalf("no session cookie: %v", ok.Cookies())
+	}
 	if ck.Name != web.SessionCookie || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/" || ck.Secure ||
 		strings.Contains(ck.Value, e.read) || len(ck.Value) < 40 {
 		t.Errorf("session cookie %+v", ck)
@@ -257,14 +299,25 @@ func TestLoginSession(t *testing.T) {
 	if v := withCookie("/verify"); v.StatusCode != 403 || !strings.Contains(v.body, "has the role read; this page needs admin") {
 		t.Errorf("verify with a read token: %d\n%s", v.StatusCode, v.body)
 	}
-	if lo := e.request("POST", "/logout", "", nil, "Cookie", ck.Name+"="+ck.Value, "Origin", e.base); lo.StatusCode != http.StatusSeeOther {
+	page := withCookie("/")
+	logoutCSRF := regexp.MustCompile(`action="/logout"><input type="hidden" name="csrf" value="([^"]+)"`).FindStringSubmatch(page.body)
+	if logoutCSRF == nil {
+		t.Fatalf("no Sign out form:\n%s", page.body)
+	}
+	logout := func(csrf string) response {
+		return e.request("POST", "/logout", "", strings.NewReader("csrf="+csrf), "Content-Type", ctype, "Cookie", ck.Name+"="+ck.Value, "Origin", "null")
+	}
+	if forged := logout("forged"); forged.StatusCode != 403 {
+		t.Errorf("logout without the form's token: %d", forged.StatusCode)
+	}
+	if lo := logout(logoutCSRF[1]); lo.StatusCode != http.StatusSeeOther {
 		t.Errorf("logout: %d", lo.StatusCode)
 	}
 	if after := withCookie("/"); after.StatusCode != http.StatusSeeOther || !strings.HasPrefix(after.Header.Get("Location"), "/login?") {
 		t.Errorf("after logout: %d to %q", after.StatusCode, after.Header.Get("Location"))
 	}
 	// Never a redirect to another site.
-	ev := e.request("POST", "/login", "", form(e.read, "//evil.example/x"), "Content-Type", ctype)
+	ev := post(e.read, "//evil.example/x", csrf[1], e.base)
 	if ev.Header.Get("Location") != "/" {
 		t.Errorf("next=//evil.example: redirected to %q", ev.Header.Get("Location"))
 	}
@@ -286,8 +339,7 @@ func TestLoginSession(t *testing.T) {
 // rows are the ones the filter selects, and a bad value is a 400 page
 // naming it and what is accepted.
 func TestFilters(t *testing.T) {
-	e := newEnv(t)
-	e.seed(36)
+	e := newEnv(t, stored(36))
 	r := e.get("/?type=update&user=jdavis", e.read)
 	if r.StatusCode != 200 {
 		t.Fatalf("%d: %s", r.StatusCode, r.body)
