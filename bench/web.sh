@@ -37,7 +37,7 @@ page() {
 }
 
 first=$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $TOKEN" "$BASE/")
-printf '%-58s %6.1f ms (waits for the User menu'"'s first count)\n' "first page, just after the start" "$(awk -v s="$first" 'BEGIN { print s * 1000 }')"
+printf '%-58s %6.1f ms (it waits for the first count of the User menu)\n' "first page, just after the start" "$(awk -v s="$first" 'BEGIN { print s * 1000 }')"
 page "first page (/)" "/" 20
 page "filtered: type=security&user=jdavis" "/?type=security&user=jdavis" 20
 page "filtered: type=login&failed=1&range=30d" "/?type=login&failed=1&range=30d" 20
