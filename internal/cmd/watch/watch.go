@@ -14,6 +14,7 @@ import (
 
 	"github.com/audit-cli/audit/internal/audit"
 	"github.com/audit-cli/audit/internal/cmdutil"
+	"github.com/audit-cli/audit/internal/cursor"
 	"github.com/audit-cli/audit/internal/iostreams"
 	"github.com/audit-cli/audit/internal/output"
 )
@@ -54,7 +55,7 @@ type WatchOptions struct {
 	// the store failed; zero means DefaultRetryMin and DefaultRetryMax.
 	RetryMin, RetryMax time.Duration
 	// CursorSync is how often, at most, the cursor file is fsynced; zero
-	// means DefaultCursorSync.
+	// means cursor.DefaultCursorSync.
 	CursorSync time.Duration
 }
 
@@ -176,7 +177,7 @@ type watcher struct {
 	ctx     context.Context
 	filter  audit.Filter
 	printer output.Printer
-	cursor  *cursorFile
+	cursor  *cursor.File
 
 	last    int64 // every matching event up to this seq has been printed
 	printed int
@@ -203,8 +204,8 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 
 	resume, resumed := int64(0), false
 	if opts.CursorFile != "" {
-		w.cursor = newCursorFile(opts.CursorFile, opts.CursorSync)
-		if resume, resumed, err = w.cursor.load(); err != nil {
+		w.cursor = cursor.New(opts.CursorFile, opts.CursorSync)
+		if resume, resumed, err = w.cursor.Load(); err != nil {
 			return err
 		}
 	}
@@ -231,7 +232,7 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 	if w.cursor != nil && !resumed {
 		// Saved before anything is printed, so that a restart before the
 		// first event still starts from here, not from a later head.
-		if err := w.cursor.save(start); err != nil {
+		if err := w.cursor.Save(start); err != nil {
 			return err
 		}
 	}
@@ -245,7 +246,7 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 		err = &writeError{cerr}
 	}
 	if w.cursor != nil {
-		if cerr := w.cursor.close(); err == nil {
+		if cerr := w.cursor.Close(); err == nil {
 			err = cerr
 		}
 	}
@@ -384,7 +385,7 @@ func (w *watcher) followOnce(st audit.Store) error {
 		w.printed++
 		w.outage, w.retry = false, w.opts.RetryMin
 		if w.cursor != nil {
-			if err := w.cursor.save(e.Seq); err != nil {
+			if err := w.cursor.Save(e.Seq); err != nil {
 				return &writeError{err}
 			}
 		}

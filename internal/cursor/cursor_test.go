@@ -1,4 +1,4 @@
-package watch
+package cursor
 
 import (
 	"os"
@@ -9,20 +9,20 @@ import (
 
 func TestCursorFileRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c")
-	c := newCursorFile(path, 0)
-	if _, ok, err := c.load(); ok || err != nil {
+	c := New(path, 0)
+	if _, ok, err := c.Load(); ok || err != nil {
 		t.Fatalf("missing file: ok=%v err=%v", ok, err)
 	}
 	for _, seq := range []int64{0, 7, 1 << 40} {
-		if err := c.save(seq); err != nil {
+		if err := c.Save(seq); err != nil {
 			t.Fatal(err)
 		}
-		got, ok, err := c.load()
+		got, ok, err := c.Load()
 		if !ok || err != nil || got != seq {
 			t.Fatalf("load after save(%d) = %d, %v, %v", seq, got, ok, err)
 		}
 	}
-	if err := c.close(); err != nil {
+	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
 	entries, _ := os.ReadDir(filepath.Dir(path))
@@ -32,8 +32,8 @@ func TestCursorFileRoundTrip(t *testing.T) {
 }
 
 func TestCursorFileUnwritable(t *testing.T) {
-	c := newCursorFile(filepath.Join(t.TempDir(), "no-such-dir", "c"), 0)
-	if err := c.save(1); err == nil {
+	c := New(filepath.Join(t.TempDir(), "no-such-dir", "c"), 0)
+	if err := c.Save(1); err == nil {
 		t.Fatal("save into a missing directory succeeded")
 	}
 }
@@ -51,10 +51,10 @@ func BenchmarkCursorSave(b *testing.B) {
 		{"no-fsync", time.Hour},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			c := newCursorFile(filepath.Join(b.TempDir(), "c"), bc.every)
+			c := New(filepath.Join(b.TempDir(), "c"), bc.every)
 			c.lastSync = time.Now()
 			for i := 0; b.Loop(); i++ {
-				if err := c.save(int64(i)); err != nil {
+				if err := c.Save(int64(i)); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,4 +1,6 @@
-package watch
+// Package cursor keeps the seq a reader of the log got to (watch, alert
+// rules) in a file, replaced atomically, so that a restart resumes there.
+package cursor
 
 import (
 	"errors"
@@ -17,11 +19,11 @@ import (
 // up to this long, so events printed again, never events skipped).
 const DefaultCursorSync = 100 * time.Millisecond
 
-// cursorFile is the --cursor-file: the seq of the last event watch printed,
-// as a decimal number and a newline. Each save writes a temporary file next
+// File is a cursor file (watch's --cursor-file, an alert rule's): the seq
+// of the last event handled, as a decimal number and a newline. Each save writes a temporary file next
 // to it and renames it over the cursor, so a reader (or a watch started
 // after a crash) sees the old seq or the new one, never a torn write.
-type cursorFile struct {
+type File struct {
 	path     string
 	tmp      string
 	syncEvry time.Duration
@@ -29,18 +31,20 @@ type cursorFile struct {
 	unsynced bool // renamed since the last fsync
 }
 
-func newCursorFile(path string, syncEvery time.Duration) *cursorFile {
+// New returns the cursor file at path, fsynced at most every syncEvery
+// (0: DefaultCursorSync).
+func New(path string, syncEvery time.Duration) *File {
 	if syncEvery <= 0 {
 		syncEvery = DefaultCursorSync
 	}
 	dir, base := filepath.Split(path)
-	return &cursorFile{path: path, tmp: filepath.Join(dir, "."+base+".tmp"), syncEvry: syncEvery}
+	return &File{path: path, tmp: filepath.Join(dir, "."+base+".tmp"), syncEvry: syncEvery}
 }
 
-// load returns the saved seq; ok is false when the file does not exist.
+// Load returns the saved seq; ok is false when the file does not exist.
 // A file that exists but holds no seq is an error rather than "start from
 // the head": guessing would skip events.
-func (c *cursorFile) load() (seq int64, ok bool, err error) {
+func (c *File) Load() (seq int64, ok bool, err error) {
 	b, err := os.ReadFile(c.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, false, nil
@@ -56,9 +60,9 @@ func (c *cursorFile) load() (seq int64, ok bool, err error) {
 	return seq, true, nil
 }
 
-// save replaces the cursor with seq. It fsyncs the data and the directory
+// Save replaces the cursor with seq. It fsyncs the data and the directory
 // when the last fsync is older than the sync interval.
-func (c *cursorFile) save(seq int64) error {
+func (c *File) Save(seq int64) error {
 	doSync := time.Since(c.lastSync) >= c.syncEvry
 	f, err := os.OpenFile(c.tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -84,8 +88,8 @@ func (c *cursorFile) save(seq int64) error {
 	return nil
 }
 
-// close makes the last save durable.
-func (c *cursorFile) close() error {
+// Close makes the last save durable.
+func (c *File) Close() error {
 	if !c.unsynced {
 		return nil
 	}
@@ -102,7 +106,7 @@ func (c *cursorFile) close() error {
 }
 
 // syncDir makes the renames into the cursor's directory durable.
-func (c *cursorFile) syncDir() error {
+func (c *File) syncDir() error {
 	c.lastSync, c.unsynced = time.Now(), false
 	d, err := os.Open(filepath.Dir(c.path))
 	if err != nil {
