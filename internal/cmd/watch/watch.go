@@ -57,6 +57,9 @@ type WatchOptions struct {
 	// CursorSync is how often, at most, the cursor file is fsynced; zero
 	// means cursor.DefaultCursorSync.
 	CursorSync time.Duration
+
+	// Alert, when active, turns watch into an alerting job.
+	Alert AlertFlags
 }
 
 // NewCmdWatch returns the watch command. runF replaces watchRun in tests.
@@ -133,6 +136,9 @@ goes away (a closed pipe), watch ends quietly with status 0.`,
 				return cmdutil.FlagErrorf("--cursor-file needs a file path")
 			}
 			opts.LinesSet = fl.Changed("lines") || fl.Changed("limit")
+			if err := opts.Alert.validate(cmd); err != nil {
+				return err
+			}
 			if err := opts.Output.Resolve(f, cmd); err != nil {
 				return err
 			}
@@ -142,6 +148,9 @@ goes away (a closed pipe), watch ends quietly with status 0.`,
 			opts.Location = f.Location()
 			if runF != nil {
 				return runF(cmd.Context(), opts)
+			}
+			if opts.Alert.active() {
+				return alertRun(cmd.Context(), opts)
 			}
 			// A reader that goes away must end watch with an error from
 			// the write (handled in watchRun), not kill it with SIGPIPE.
@@ -159,6 +168,7 @@ goes away (a closed pipe), watch ends quietly with status 0.`,
 	cmd.Flags().IntVar(&opts.Count, "count", 0, "exit after `N` printed events, the first ones included (0 = never)")
 	cmd.Flags().StringVar(&opts.CursorFile, "cursor-file", "", "resume after the seq saved in `PATH`, and save each printed event's seq there")
 	cmdutil.AddOutputFlags(cmd, &opts.Output)
+	addAlertFlags(cmd, &opts.Alert)
 	return cmd
 }
 
