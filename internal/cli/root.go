@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/audit-cli/audit/internal/cmd/alerts"
 	"github.com/audit-cli/audit/internal/cmd/completion"
 	"github.com/audit-cli/audit/internal/cmd/configcmd"
 	"github.com/audit-cli/audit/internal/cmd/export"
@@ -158,6 +159,7 @@ may be a brute-force attack.`,
 	cmd.AddCommand(stats.NewCmdStats(f, nil))
 	cmd.AddCommand(serve.NewCmdServe(f, nil))
 	cmd.AddCommand(token.NewCmdToken(f, nil))
+	cmd.AddCommand(alerts.NewCmdAlerts(f, nil))
 	cmd.AddCommand(configcmd.NewCmdConfig(f, nil))
 	cmd.AddCommand(completion.NewCmdCompletion(f, nil))
 	cmd.AddCommand(version.NewCmdVersion(f, nil))

@@ -26,8 +26,37 @@ type Context struct {
 	Token string `mapstructure:"token" yaml:"token,omitempty"`
 }
 
+// AlertRule is one rule of the config file's alerts: list, as written
+// there: the filter flags of watch by their names, a threshold, and
+// where its alerts go (see docs/alerts.md).
+type AlertRule struct {
+	Name         string   `mapstructure:"name"`
+	User         []string `mapstructure:"user"`
+	Type         []string `mapstructure:"type"`
+	Action       []string `mapstructure:"action"`
+	Resource     []string `mapstructure:"resource"`
+	ResourceType []string `mapstructure:"resource-type"`
+	IP           []string `mapstructure:"ip"`
+	Outcome      string   `mapstructure:"outcome"`
+	Source       []string `mapstructure:"source"`
+	Failed       bool     `mapstructure:"failed"`
+	Search       string   `mapstructure:"search"`
+
+	Burst        string `mapstructure:"burst"`    // N/DURATION
+	GroupBy      string `mapstructure:"group-by"` // user, ip, resource
+	Cooldown     string `mapstructure:"cooldown"` // a duration
+	MaxPerMinute *int   `mapstructure:"max-per-minute"`
+
+	Exec              []string `mapstructure:"exec"`
+	Webhook           []string `mapstructure:"webhook"`
+	WebhookSecretFile string   `mapstructure:"webhook-secret-file"`
+	Syslog            bool     `mapstructure:"syslog"`
+}
+
 // Config is the resolved configuration of one run.
 type Config struct {
+	// Alerts are the named alert rules of the file, in its order.
+	Alerts         []AlertRule
 	Store          string
 	Token          string
 	Output         string
@@ -130,6 +159,9 @@ func Load(path string, flags *pflag.FlagSet) (*Config, error) {
 	cfg.Contexts = map[string]Context{}
 	if err := v.UnmarshalKey("contexts", &cfg.Contexts); err != nil {
 		return nil, fmt.Errorf("config %s: contexts: %w", path, err)
+	}
+	if err := v.UnmarshalKey("alerts", &cfg.Alerts); err != nil {
+		return nil, fmt.Errorf("config %s: alerts: %w", path, err)
 	}
 	cfg.CurrentContext = v.GetString("current-context")
 	cfg.Output = v.GetString("output")

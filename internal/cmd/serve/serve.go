@@ -11,13 +11,16 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/audit-cli/audit/internal/alert"
 	"github.com/audit-cli/audit/internal/audit"
 	"github.com/audit-cli/audit/internal/cmdutil"
 	"github.com/audit-cli/audit/internal/config"
+	"github.com/audit-cli/audit/internal/cursor"
 	"github.com/audit-cli/audit/internal/iostreams"
 	"github.com/audit-cli/audit/internal/server"
 	"github.com/audit-cli/audit/internal/store"
@@ -50,6 +53,7 @@ type ServeOptions struct {
 	ShutdownTimeout   time.Duration
 	InsecureNoAuth    bool
 	URLFile           string
+	Alerts            bool
 
 	// Ready, if set, is called with the server's base URL once it
 	// listens; tests use it.
@@ -159,6 +163,7 @@ local tests.`,
 	fl.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "on SIGTERM, how long to wait for requests in flight")
 	fl.BoolVar(&opts.InsecureNoAuth, "insecure-no-auth", false, "serve without tokens (loopback addresses only; for local tests)")
 	fl.StringVar(&opts.URLFile, "url-file", "", "write the server's URL to `file` once it listens (with port 0, for scripts)")
+	fl.BoolVar(&opts.Alerts, "alerts", false, "also run the alert rules of the config file (alerts:), each from its cursor under $XDG_STATE_HOME/audit/alerts")
 	return cmd
 }
 
@@ -227,6 +232,13 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		}
 	}
 
+	var runners []*alert.Runner
+	if opts.Alerts {
+		if runners, err = alertRunners(cfg, opts, st, log); err != nil {
+			return err
+		}
+	}
+
 	ln, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", opts.Listen, err)
@@ -257,11 +269,13 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 	if opts.Ready != nil {
 		opts.Ready(url)
 	}
+	stopAlerts := startAlerts(ctx, runners, log)
 	if scheme == "https" {
 		err = srv.ServeTLS(ctx, ln, cert)
 	} else {
 		err = srv.Serve(ctx, ln)
 	}
+	stopAlerts()
 	if err != nil {
 		return err
 	}
@@ -332,4 +346,70 @@ func writeFileAtomic(path, data string) error {
 		return fmt.Errorf("--url-file: %w", err)
 	}
 	return nil
+}
+
+// alertRunners builds a runner for each alert rule of the config file.
+func alertRunners(cfg *config.Config, opts *ServeOptions, st audit.Store, log *slog.Logger) ([]*alert.Runner, error) {
+	rules, err := cmdutil.ConfigAlerts(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if len(rules) == 0 {
+		return nil, cmdutil.FlagErrorf("--alerts: the config file %s has no alerts: list (see audit alerts --help)", cfg.File)
+	}
+	var loc *time.Location
+	if opts.Location != nil {
+		loc = opts.Location()
+	}
+	var runners []*alert.Runner
+	for _, c := range rules {
+		rule, err := c.Spec.Rule(c.Name, &c.Filter, opts.Now(), loc)
+		if err != nil {
+			return nil, fmt.Errorf("alert %s: %w", c.Name, err)
+		}
+		targets, err := c.Spec.Targets()
+		if err != nil {
+			return nil, fmt.Errorf("alert %s: %w", c.Name, err)
+		}
+		if err := os.MkdirAll(filepath.Dir(c.Cursor), 0o700); err != nil {
+			return nil, fmt.Errorf("alert %s: %w", c.Name, err)
+		}
+		name := c.Name
+		r := &alert.Runner{Store: st, Rules: []*alert.Rule{rule}, Targets: targets, After: -1,
+			Cursor: cursor.New(c.Cursor, 0), DeadLetter: c.DeadLetter,
+			Sent: func(a *alert.Alert, err error) {
+				if err != nil {
+					log.Error("alert not delivered: kept in the dead letters", "rule", name, "seq", a.Seq, "err", err)
+					return
+				}
+				log.Info("alert delivered", "rule", name, "kind", a.Kind, "seq", a.Seq)
+			},
+			Problem: func(err error) { log.Warn("alert delivery", "rule", name, "err", err) }}
+		runners = append(runners, r)
+	}
+	return runners, nil
+}
+
+// startAlerts runs the rules until ctx is done or the returned func is
+// called, which waits for them (before the store is closed).
+func startAlerts(ctx context.Context, runners []*alert.Runner, log *slog.Logger) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, r := range runners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.Run(ctx); err != nil {
+				log.Error("alert rule stopped", "rule", r.Rules[0].Name, "err", err)
+			}
+			r.Cursor.Close()
+		}()
+	}
+	if len(runners) > 0 {
+		log.Info("alert rules running", "rules", len(runners))
+	}
+	return func() {
+		cancel()
+		wg.Wait()
+	}
 }

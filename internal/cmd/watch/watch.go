@@ -103,7 +103,22 @@ watch says so once on stderr, retries with a growing delay of up to 5
 seconds, and resumes after the last event it printed. A SQLite store
 file that does not exist yet is waited for, and so is one that is
 locked, removed or replaced while watched. When the reader of the output
-goes away (a closed pipe), watch ends quietly with status 0.`,
+goes away (a closed pipe), watch ends quietly with status 0.
+
+Alerts: with --exec, --webhook, --syslog or --burst, watch acts on the new
+matching events instead of printing them, and prints one line per alert.
+--burst N/DURATION alerts once for N events of one group (--group-by
+user, ip or resource) within DURATION, then stays quiet for --cooldown
+(default: the window); without it, every event is an alert. Beyond
+--max-per-minute (20) alerts a minute, the rest go out as one summary.
+--exec runs a shell command with the alert as JSON on stdin and
+AUDIT_ALERT_* / AUDIT_EVENT_* variables; --webhook POSTs the JSON (with a
+"text" that Slack and Mattermost show), signed with X-Audit-Signature:
+sha256=HMAC when --webhook-secret-file or AUDIT_WEBHOOK_SECRET gives a
+secret. Delivery is at least once: failures are retried with backoff for
+--retry-for (10m), then written to the dead-letter file, and the
+--cursor-file moves past an event only after that, so a restart misses
+nothing. Named rules live in the config file: see "audit alerts".`,
 		Example: `  # During an incident: failed security events and logins, live
   audit watch --type security,login --failed
 
@@ -117,7 +132,14 @@ goes away (a closed pipe), watch ends quietly with status 0.`,
   audit watch --since 1h
 
   # Wait for the next five failed logins of jdavis, then exit
-  audit watch --user jdavis --type login --failed -n 0 --count 5`,
+  audit watch --user jdavis --type login --failed -n 0 --count 5
+
+  # Brute force: 5 failed logins from one address within 10 minutes, to chat
+  audit watch --type login --failed --burst 5/10m --group-by ip \
+    --webhook https://chat.example/hooks/T000/B000 --cursor-file /var/lib/audit/bf.cursor
+
+  # Page someone for every security change, with the event on stdin
+  audit watch --type security --exec 'jq -r .text | page-oncall'`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fl := cmd.Flags()
