@@ -4,8 +4,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"hash"
 	"strconv"
+	"strings"
 )
 
 // Genesis is the hash that precedes the first event of a chain: 64 zeros.
@@ -80,3 +82,31 @@ func (c *Chain) NextHex(prevHex string, e *Event) (string, error) {
 	}
 	return hex.EncodeToString(c.Next(prev, e)), nil
 }
+
+// ChainPoint is one position of the chain: a seq and the hash of the event
+// there. An operator publishes the head as "SEQ:HASH" (ParseChainPoint).
+type ChainPoint struct {
+	Seq  int64  `json:"seq"`
+	Hash string `json:"hash"`
+}
+
+// String returns "SEQ:HASH".
+func (p ChainPoint) String() string { return strconv.FormatInt(p.Seq, 10) + ":" + p.Hash }
+
+// ParseChainPoint parses "SEQ:HASH", as `audit verify --head` prints it:
+// a seq of 0 or more and 64 hex digits.
+func ParseChainPoint(s string) (ChainPoint, error) {
+	seqText, h, ok := strings.Cut(strings.TrimSpace(s), ":")
+	seq, err := strconv.ParseInt(seqText, 10, 64)
+	if !ok || err != nil || seq < 0 {
+		return ChainPoint{}, fmt.Errorf("invalid head %q: want SEQ:HASH as audit verify --head prints it, e.g. 1204331:9f2c…", s)
+	}
+	h = strings.ToLower(h)
+	if _, ok := decodeHash(h); !ok {
+		return ChainPoint{}, fmt.Errorf("invalid head %q: the hash must be 64 hex digits", s)
+	}
+	return ChainPoint{Seq: seq, Hash: h}, nil
+}
+
+// GenesisHex is Genesis as lowercase hex: 64 zeros.
+var GenesisHex = hex.EncodeToString(Genesis)

@@ -104,3 +104,38 @@ func (of *OutputFlags) Printer(ios *iostreams.IOStreams, now time.Time, loc *tim
 	}
 	return p, nil
 }
+
+// AddStatsOutputFlags registers the output flags of the stats commands:
+// -o (the stats formats) and --no-headers.
+func AddStatsOutputFlags(cmd *cobra.Command, format *string, noHeaders *bool) {
+	cmd.Flags().StringVarP(format, "output", "o", "table", "output `format`: "+strings.Join(output.StatsFormats, ", "))
+	cmd.Flags().BoolVar(noHeaders, "no-headers", false, "omit the header row of table, csv and tsv output")
+}
+
+// ResolveStatsOutput takes the configured output when -o is not given and is a
+// stats format (a configured "wide" leaves stats in table), and checks -o.
+func ResolveStatsOutput(f *Factory, cmd *cobra.Command, format *string) error {
+	if !cmd.Flags().Changed("output") && f.Config != nil {
+		if cfg, err := f.Config(); err == nil && slices.Contains(output.StatsFormats, cfg.Output) {
+			*format = cfg.Output
+		}
+	}
+	if !slices.Contains(output.StatsFormats, *format) {
+		return FlagErrorf("invalid --output %q for stats (accepted: %s)", *format, strings.Join(output.StatsFormats, ", "))
+	}
+	return nil
+}
+
+// StatsOutputOptions are the printer options of a stats run; color forced onto a pipe
+// asks for the terminal's view, as for list.
+func StatsOutputOptions(ios *iostreams.IOStreams, format string, noHeaders bool, now time.Time, loc *time.Location) output.Options {
+	return output.Options{
+		Format:    format,
+		TTY:       ios.IsStdoutTTY() || ios.ColorEnabled(),
+		Color:     ios.ColorEnabled(),
+		Width:     ios.TerminalWidth(),
+		Now:       now,
+		Location:  loc,
+		NoHeaders: noHeaders,
+	}
+}

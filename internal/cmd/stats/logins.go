@@ -94,7 +94,7 @@ with 2 or more. Piped, each burst is one tab-separated line.`,
 					opts.By = append(opts.By, d)
 				}
 			}
-			if err := resolveOutput(f, cmd, &opts.Output); err != nil {
+			if err := cmdutil.ResolveStatsOutput(f, cmd, &opts.Output); err != nil {
 				return err
 			}
 			opts.Location = f.Location()
@@ -109,7 +109,7 @@ with 2 or more. Piped, each burst is one tab-separated line.`,
 	cmd.Flags().DurationVar(&opts.Window, "window", DefaultWindow, "longest time from the first to the last of --threshold failures (e.g. 30s, 10m, 1h)")
 	cmd.Flags().StringSliceVar(&by, "by", []string{"user", "ip"}, "report bursts per user, per source ip, or both")
 	cmd.Flags().BoolVar(&opts.ExitStatus, "exit-status", false, "exit 1 when any burst is found")
-	addOutputFlags(cmd, &opts.Output, &opts.NoHeaders)
+	cmdutil.AddStatsOutputFlags(cmd, &opts.Output, &opts.NoHeaders)
 	return cmd
 }
 
@@ -141,7 +141,7 @@ func loginsRun(ctx context.Context, opts *LoginsOptions) error {
 	}
 	opts.IO.StartPager()
 	defer opts.IO.StopPager()
-	oo := outputOptions(opts.IO, opts.Output, opts.NoHeaders, now, opts.Location)
+	oo := cmdutil.StatsOutputOptions(opts.IO, opts.Output, opts.NoHeaders, now, opts.Location)
 	if err := output.PrintBursts(opts.IO.Out, bursts, oo); err != nil {
 		return err
 	}

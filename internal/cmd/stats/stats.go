@@ -104,7 +104,7 @@ The filters are those of list. Review the log weekly: run
 			if opts.Sort != "" && len(opts.By) == 0 {
 				return cmdutil.FlagErrorf("--sort orders the groups of --by; the review has its own order")
 			}
-			if err := resolveOutput(f, cmd, &opts.Output); err != nil {
+			if err := cmdutil.ResolveStatsOutput(f, cmd, &opts.Output); err != nil {
 				return err
 			}
 			opts.Location = f.Location()
@@ -118,29 +118,9 @@ The filters are those of list. Review the log weekly: run
 	cmd.Flags().StringSliceVar(&by, "by", nil, "group by `dimensions`: user, type, action, resource_type, resource, ip, outcome, day, hour, week (comma list)")
 	cmd.Flags().IntVar(&opts.Top, "top", 0, "the review's list length (default 5); with --by, keep only the `N` largest groups (default all)")
 	cmd.Flags().StringVar(&opts.Sort, "sort", "", "order of --by groups: count (largest first) or key (default: key when grouping by day, hour or week, else count)")
-	addOutputFlags(cmd, &opts.Output, &opts.NoHeaders)
+	cmdutil.AddStatsOutputFlags(cmd, &opts.Output, &opts.NoHeaders)
 	cmd.AddCommand(NewCmdLogins(f, nil))
 	return cmd
-}
-
-// addOutputFlags registers -o (the stats formats) and --no-headers.
-func addOutputFlags(cmd *cobra.Command, format *string, noHeaders *bool) {
-	cmd.Flags().StringVarP(format, "output", "o", "table", "output `format`: "+strings.Join(output.StatsFormats, ", "))
-	cmd.Flags().BoolVar(noHeaders, "no-headers", false, "omit the header row of table, csv and tsv output")
-}
-
-// resolveOutput takes the configured output when -o is not given and is a
-// stats format (a configured "wide" leaves stats in table), and checks -o.
-func resolveOutput(f *cmdutil.Factory, cmd *cobra.Command, format *string) error {
-	if !cmd.Flags().Changed("output") && f.Config != nil {
-		if cfg, err := f.Config(); err == nil && slices.Contains(output.StatsFormats, cfg.Output) {
-			*format = cfg.Output
-		}
-	}
-	if !slices.Contains(output.StatsFormats, *format) {
-		return cmdutil.FlagErrorf("invalid --output %q for stats (accepted: %s)", *format, strings.Join(output.StatsFormats, ", "))
-	}
-	return nil
 }
 
 func parseDimensions(names []string) ([]audit.Dimension, error) {
@@ -170,20 +150,6 @@ func statser(open func() (audit.Store, error)) (audit.Statser, error) {
 		return nil, fmt.Errorf("%w: use a SQLite or PostgreSQL store, or an audit serve that answers GET /v1/stats", audit.ErrNoStats)
 	}
 	return s, nil
-}
-
-// outputOptions are the printer options of a run; color forced onto a pipe
-// asks for the terminal's view, as for list.
-func outputOptions(ios *iostreams.IOStreams, format string, noHeaders bool, now time.Time, loc *time.Location) output.Options {
-	return output.Options{
-		Format:    format,
-		TTY:       ios.IsStdoutTTY() || ios.ColorEnabled(),
-		Color:     ios.ColorEnabled(),
-		Width:     ios.TerminalWidth(),
-		Now:       now,
-		Location:  loc,
-		NoHeaders: noHeaders,
-	}
 }
 
 // DefaultReviewDays is the window of every stats command when no time
@@ -217,12 +183,16 @@ func statsRun(ctx context.Context, opts *StatsOptions) error {
 	}
 	opts.IO.StartPager()
 	defer opts.IO.StopPager()
-	oo := outputOptions(opts.IO, opts.Output, opts.NoHeaders, now, opts.Location)
+	oo := cmdutil.StatsOutputOptions(opts.IO, opts.Output, opts.NoHeaders, now, opts.Location)
 	defaultWindow(opts.IO, &filter, now, opts.Location, len(opts.By) > 0)
 	if len(opts.By) > 0 {
 		return byRun(ctx, opts, st, filter, oo)
 	}
-	r, err := review(ctx, st, filter, opts, now)
+	top := opts.Top
+	if top == 0 {
+		top = DefaultTop
+	}
+	r, err := output.BuildReview(ctx, st, filter, top, now, opts.Location)
 	if err != nil {
 		return err
 	}
@@ -230,206 +200,6 @@ func statsRun(ctx context.Context, opts *StatsOptions) error {
 		r.Title = periodTitle(opts.Filter.Period, period.Name)
 	}
 	return output.PrintReview(opts.IO.Out, r, oo)
-}
-
-// span is the time range a chart or a fill of empty buckets covers: the
-// filter's ends, where open the first event's time and the later of now
-// and the last event's (totals, when given, save asking the store for
-// them). Both are zero when no event matches an open range.
-func span(ctx context.Context, st audit.Statser, filter audit.Filter, now time.Time, totals *audit.StatsResult) (since, until time.Time, err error) {
-	since, until = filter.Since, filter.Until
-	if since.IsZero() || until.IsZero() {
-		if totals == nil {
-			res, err := st.Stats(ctx, audit.StatsQuery{Filter: filter})
-			if err != nil {
-				return since, until, err
-			}
-			totals = &res
-		}
-		if totals.Total == 0 {
-			return time.Time{}, time.Time{}, nil
-		}
-		if since.IsZero() {
-			since = totals.First
-		}
-		if until.IsZero() {
-			until = later(now, totals.Last.Add(time.Nanosecond))
-		}
-	}
-	return since, until, nil
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-// chartUnit picks the chart's buckets for a range: hours for a day (of 25
-// hours at most), days up to three months, else weeks.
-func chartUnit(since, until time.Time) audit.Dimension {
-	switch d := until.Sub(since); {
-	case d <= 25*time.Hour:
-		return audit.DimHour
-	case d <= 92*24*time.Hour:
-		return audit.DimDay
-	}
-	return audit.DimWeek
-}
-
-// changeTypes are the types whose resources the review calls changed.
-var changeTypes = []audit.Type{audit.TypeCreate, audit.TypeUpdate, audit.TypeDelete}
-
-// review computes the review with two Stats calls run side by side: the
-// lists and the chart (whose rows, bucket by type, also give the totals by
-// type), and the changed resources. An open range (no --period, or only
-// one of --since and --until) first asks for the totals, whose first and
-// last event tell the chart's span and so its zone.
-func review(ctx context.Context, st audit.Statser, filter audit.Filter, opts *StatsOptions, now time.Time) (*output.Review, error) {
-	top := opts.Top
-	if top == 0 {
-		top = DefaultTop
-	}
-	r := &output.Review{Since: filter.Since, Until: filter.Until}
-	closed := !filter.Since.IsZero() && !filter.Until.IsZero()
-	since, until := filter.Since, filter.Until
-	var first audit.StatsResult
-	if !closed {
-		var err error
-		if first, err = st.Stats(ctx, audit.StatsQuery{Filter: filter}); err != nil {
-			return nil, err
-		}
-		if first.Total == 0 {
-			return r, nil
-		}
-		if since, until, err = span(ctx, st, filter, now, &first); err != nil {
-			return nil, err
-		}
-	}
-	unit := chartUnit(since, until)
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var changes audit.StatsResult
-	var changesErr error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		types := intersectTypes(filter.Types, changeTypes)
-		if len(types) == 0 {
-			return
-		}
-		cf := filter
-		cf.Types = types
-		changes, changesErr = st.Stats(ctx, audit.StatsQuery{Filter: cf, Tables: []audit.StatsTable{
-			{By: []audit.Dimension{audit.DimResourceType, audit.DimResource}, Top: top},
-		}})
-		if changesErr != nil {
-			cancel()
-		}
-	}()
-	res, err := st.Stats(ctx, audit.StatsQuery{Filter: filter, Zone: audit.ZoneIn(opts.Location, since, until),
-		Tables: []audit.StatsTable{
-			{By: []audit.Dimension{unit, audit.DimType}},
-			{By: []audit.Dimension{audit.DimUser}, Top: top},
-			{By: []audit.Dimension{audit.DimIP}, Top: top},
-		}})
-	if err != nil {
-		cancel()
-	}
-	<-done
-	if err != nil {
-		return nil, err
-	}
-	if changesErr != nil {
-		return nil, changesErr
-	}
-
-	r.Total, r.Failed = res.Total, res.Failed
-	chart := res.Tables[0].Rows
-	byType := map[string]*audit.StatsRow{}
-	for _, row := range chart {
-		t := byType[row.Keys[1]]
-		if t == nil {
-			t = &audit.StatsRow{Keys: []string{row.Keys[1]}}
-			byType[row.Keys[1]] = t
-		}
-		t.Events += row.Events
-		t.Failed += row.Failed
-	}
-	for _, typ := range audit.Types {
-		if t := byType[string(typ)]; t != nil {
-			r.Types = append(r.Types, *t)
-		}
-	}
-	r.Users = output.ReviewList{Rows: res.Tables[1].Rows, Groups: res.Tables[1].Groups, Total: res.Total, Failed: res.Failed}
-	r.IPs = output.ReviewList{Rows: res.Tables[2].Rows, Groups: res.Tables[2].Groups, Total: res.Total, Failed: res.Failed}
-	if len(changes.Tables) > 0 {
-		t := changes.Tables[0]
-		r.Resources = output.ReviewList{Rows: t.Rows, Groups: t.Groups, Total: changes.Total, Failed: changes.Failed}
-	}
-	if res.Total == 0 {
-		return r, nil
-	}
-	// A closed range that ends in the future is charted up to now, or up
-	// to its last event if that is later.
-	end := until
-	if closed {
-		end = earlier(until, later(now, res.Last.Add(time.Nanosecond)))
-		if !end.After(since) {
-			end = until
-		}
-	}
-	r.Activity = activity(unit, since, end, opts.Location, chart)
-	return r, nil
-}
-
-func earlier(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
-}
-
-// intersectTypes is want restricted to the filter's types (all when the
-// filter names none).
-func intersectTypes(filter, want []audit.Type) []audit.Type {
-	if len(filter) == 0 {
-		return want
-	}
-	var out []audit.Type
-	for _, t := range want {
-		if slices.Contains(filter, t) {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-// activity lays the counts by (bucket, type) onto every bucket of the
-// range, empty ones included.
-func activity(unit audit.Dimension, since, until time.Time, loc *time.Location, rows []audit.StatsRow) output.Activity {
-	buckets := audit.TimeBuckets(unit, since, until, loc)
-	a := output.Activity{Unit: unit, Buckets: make([]output.ActivityBucket, len(buckets))}
-	index := map[string]int{}
-	for i, b := range buckets {
-		a.Buckets[i] = output.ActivityBucket{Key: b.Key, Start: b.Start, ByType: make([]int64, len(audit.Types))}
-		index[b.Key] = i
-	}
-	for _, r := range rows {
-		i, ok := index[r.Keys[0]]
-		if !ok {
-			continue // outside the charted range: not drawn, still counted above
-		}
-		b := &a.Buckets[i]
-		b.Events += r.Events
-		b.Failed += r.Failed
-		if ti := slices.Index(audit.Types, audit.Type(r.Keys[1])); ti >= 0 {
-			b.ByType[ti] += r.Events
-		}
-	}
-	return a
 }
 
 // periodTitle names the period of --period for the review's title:
@@ -451,7 +221,7 @@ func byRun(ctx context.Context, opts *StatsOptions, st audit.Statser, filter aud
 	var since, until time.Time
 	if timeDim {
 		var err error
-		if since, until, err = span(ctx, st, filter, opts.Now(), nil); err != nil {
+		if since, until, err = output.Span(ctx, st, filter, opts.Now(), nil); err != nil {
 			return err
 		}
 		q.Zone = audit.ZoneIn(opts.Location, since, until)
