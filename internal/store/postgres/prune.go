@@ -14,7 +14,6 @@ import (
 
 // Retention: Prune deletes the oldest part of the chain and records a
 // Checkpoint, from which Verify checks the rest (Head is in query.go).
-var _ audit.Pruner = (*Store)(nil)
 
 const checkpointColumns = "seq, hash, events, before, before_ns, created, archive, archive_sha256, seal"
 

@@ -13,8 +13,6 @@ import (
 	"github.com/audit-cli/audit/internal/audit"
 )
 
-var _ audit.Statser = (*Store)(nil)
-
 // Stats counts the events matching q.Filter with one GROUP BY per table,
 // under the WHERE clause of Query (whereSQL: the facets index, the BRIN
 // index on time and partition pruning serve it as they serve Query). All

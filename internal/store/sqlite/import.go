@@ -11,8 +11,6 @@ import (
 	"github.com/audit-cli/audit/internal/retry"
 )
 
-var _ audit.Importer = (*Store)(nil)
-
 // importBatch is how many decoded events travel together from the reading
 // goroutine to the writing one.
 const importBatch = 1024

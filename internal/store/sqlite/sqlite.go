@@ -58,8 +58,6 @@ type Store struct {
 	wdb    *sql.DB // the single writer; nil until the first write
 }
 
-var _ audit.Store = (*Store)(nil)
-
 // Open returns the store at path. A missing file is not an error: it is
 // created, with its parent directories, by the first Append or Init. An
 // existing file is checked now, so that a path naming something that is not

@@ -12,8 +12,6 @@ import (
 	"github.com/audit-cli/audit/internal/audit"
 )
 
-var _ audit.Statser = (*Store)(nil)
-
 // Stats counts the events matching q.Filter with one SQL aggregate per
 // table, under the WHERE clause of Query (whereSQL), so every filter is
 // served by the same indexes. All of it runs in one read transaction: the

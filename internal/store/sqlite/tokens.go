@@ -11,8 +11,6 @@ import (
 	sqlite3 "github.com/mattn/go-sqlite3"
 )
 
-var _ audit.TokenStore = (*Store)(nil)
-
 // CreateToken stores the API token t (its hash, never a secret), creating
 // the store's file if needed. A token of the same name, or with the same
 // hash, is an error wrapping audit.ErrInvalid.

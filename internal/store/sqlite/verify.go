@@ -77,8 +77,6 @@ func scanCheckpoint(r scanner) (audit.Checkpoint, error) {
 	return c, err
 }
 
-var _ audit.CanonicalReader = (*Store)(nil)
-
 // canonicalSQL reads each event as one string that SQLite joins with NUL
 // bytes: its hash, seq and time, then its text fields in the order of
 // audit.Event.Canonical. One column spares most of the per-column and
