@@ -277,57 +277,26 @@ func TestConcurrentInit(t *testing.T) {
 	verifyChain(t, stored, nil)
 }
 
-func TestReopenContinues(t *testing.T) {
-	ctx := context.Background()
-	key := []byte("chain key")
-	dsn := freshSchema(t)
-	var all []audit.Event
-	for round := range 3 {
-		s, err := postgres.Open(dsn, postgres.Options{ChainKey: key})
-		if err != nil {
-			t.Fatal(err)
+// TestReopen runs the suite of a store that outlives its handles: each
+// handle its own pool, as separate processes would have.
+func TestReopen(t *testing.T) {
+	storetest.RunReopen(t, func(t *testing.T) storetest.Reopener {
+		dsn := freshSchema(t)
+		return storetest.Reopener{
+			Open: func(t *testing.T, key []byte) audit.Store {
+				opts := testOptions
+				opts.ChainKey = key
+				s, err := postgres.Open(dsn, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			},
+			DeleteAbove: func(t *testing.T, seq int64) {
+				admin(t, dsn, "DELETE FROM audit_events WHERE seq > $1", seq)
+			},
 		}
-		batch := storetest.Events(10, int64(round))
-		if _, err := s.Append(ctx, batch); err != nil {
-			t.Fatal(err)
-		}
-		all = append(all, batch...)
-		seq, hash, err := s.Head(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := int64(10 * (round + 1)); seq != want || hash != batch[9].Hash {
-			t.Fatalf("Head = %d %s, want %d %s", seq, hash, want, batch[9].Hash)
-		}
-		s.Close()
-	}
-	stored := collect(t, open(t, dsn, testOptions), audit.Filter{})
-	if len(stored) != 30 {
-		t.Fatalf("%d events, want 30", len(stored))
-	}
-	for i, e := range stored {
-		if e.Seq != int64(i+1) || e.ID != all[i].ID {
-			t.Fatalf("event %d: seq %d id %s, want %d %s", i, e.Seq, e.ID, i+1, all[i].ID)
-		}
-	}
-	verifyChain(t, stored, key)
-}
-
-func TestSeqNeverReused(t *testing.T) {
-	ctx := context.Background()
-	dsn := freshSchema(t)
-	s := open(t, dsn, testOptions)
-	if _, err := s.Append(ctx, storetest.Events(5, 1)); err != nil {
-		t.Fatal(err)
-	}
-	admin(t, dsn, "DELETE FROM audit_events WHERE seq > 3")
-	batch := storetest.Events(1, 2)
-	if _, err := s.Append(ctx, batch); err != nil {
-		t.Fatal(err)
-	}
-	if batch[0].Seq != 6 {
-		t.Fatalf("seq after deleting the newest rows = %d, want 6", batch[0].Seq)
-	}
+	})
 }
 
 // TestTimes checks times the SQLite store cannot keep (past 2262) and the

@@ -154,43 +154,26 @@ func TestEmptyFileIsMissing(t *testing.T) {
 	}
 }
 
-func TestReopenContinues(t *testing.T) {
-	ctx := context.Background()
-	key := []byte("chain key")
-	path := filepath.Join(t.TempDir(), "audit.db")
-	var all []audit.Event
-	for round := range 3 {
-		s, err := sqlite.Open(path, sqlite.Options{ChainKey: key})
-		if err != nil {
-			t.Fatal(err)
+// TestReopen runs the suite of a store that outlives its handles: each
+// handle a separate Open of the file, as separate processes would.
+func TestReopen(t *testing.T) {
+	storetest.RunReopen(t, func(t *testing.T) storetest.Reopener {
+		path := filepath.Join(t.TempDir(), "audit.db")
+		return storetest.Reopener{
+			Open: func(t *testing.T, key []byte) audit.Store {
+				opts := testOptions
+				opts.ChainKey = key
+				s, err := sqlite.Open(path, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			},
+			DeleteAbove: func(t *testing.T, seq int64) {
+				exec(t, path, fmt.Sprintf("DELETE FROM events WHERE seq > %d", seq))
+			},
 		}
-		batch := storetest.Events(10, int64(round))
-		if _, err := s.Append(ctx, batch); err != nil {
-			t.Fatal(err)
-		}
-		all = append(all, batch...)
-		seq, hash, err := s.Head(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := int64(10 * (round + 1)); seq != want || hash != batch[9].Hash {
-			t.Fatalf("Head = %d %s, want %d %s", seq, hash, want, batch[9].Hash)
-		}
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s := open(t, path)
-	stored := collect(t, s, audit.Filter{})
-	if len(stored) != 30 {
-		t.Fatalf("%d events, want 30", len(stored))
-	}
-	for i, e := range stored {
-		if e.Seq != int64(i+1) || e.ID != all[i].ID {
-			t.Fatalf("event %d: seq %d id %s, want %d %s", i, e.Seq, e.ID, i+1, all[i].ID)
-		}
-	}
-	verifyChain(t, stored, key)
+	})
 }
 
 func TestChainWithoutKey(t *testing.T) {
@@ -216,23 +199,6 @@ func verifyChain(t *testing.T, events []audit.Event, key []byte) {
 			t.Fatalf("seq %d: hash %s, want %s", e.Seq, e.Hash, want)
 		}
 		prev = e.Hash
-	}
-}
-
-func TestSeqNeverReused(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "audit.db")
-	s := open(t, path)
-	if _, err := s.Append(ctx, storetest.Events(5, 1)); err != nil {
-		t.Fatal(err)
-	}
-	exec(t, path, "DELETE FROM events WHERE seq > 3")
-	batch := storetest.Events(1, 2)
-	if _, err := s.Append(ctx, batch); err != nil {
-		t.Fatal(err)
-	}
-	if batch[0].Seq != 6 {
-		t.Fatalf("seq after deleting the newest rows = %d, want 6", batch[0].Seq)
 	}
 }
 
