@@ -35,6 +35,35 @@ type PruneRequest struct {
 	ArchiveSHA256 string    `json:"archive_sha256"` // lowercase hex SHA-256 of the archive file
 }
 
+// Validate checks what a prune needs before a store is touched: a seq to
+// prune through and the number of events archived.
+func (r PruneRequest) Validate() error {
+	if r.Through <= 0 || r.Events <= 0 {
+		return fmt.Errorf("%w: prune needs a seq to prune through and the number of events", ErrInvalid)
+	}
+	return nil
+}
+
+// CheckCheckpoint refuses a prune through a seq at or before the latest
+// checkpoint, last.
+func (r PruneRequest) CheckCheckpoint(last int64) error {
+	if r.Through <= last {
+		return fmt.Errorf("%w: seq %d is pruned already (the checkpoint is at seq %d)", ErrInvalid, r.Through, last)
+	}
+	return nil
+}
+
+// Checkpoint is the checkpoint the prune of r leaves, created at created
+// (rounded as the store keeps times), before it is sealed.
+func (r PruneRequest) Checkpoint(created time.Time) Checkpoint {
+	cp := Checkpoint{Seq: r.Through, Hash: r.Hash, Events: r.Events, Created: created.UTC(),
+		Archive: r.Archive, ArchiveSHA256: r.ArchiveSHA256}
+	if !r.Before.IsZero() {
+		cp.Before = r.Before.UTC()
+	}
+	return cp
+}
+
 // Check is what every Pruner verifies, inside its transaction, before it
 // deletes anything: that event Through is still stored (found) with the
 // archived hash, that the store holds exactly the archived number of

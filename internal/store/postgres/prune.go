@@ -105,8 +105,8 @@ const truncateLockTimeout = "1s"
 // and values_epoch counted up so that writers in other processes forget
 // what they remember of audit_values (see lockHead).
 func (s *Store) Prune(ctx context.Context, req audit.PruneRequest) (audit.Checkpoint, error) {
-	if req.Through <= 0 || req.Events <= 0 {
-		return audit.Checkpoint{}, fmt.Errorf("%w: prune needs a seq to prune through and the number of events", audit.ErrInvalid)
+	if err := req.Validate(); err != nil {
+		return audit.Checkpoint{}, err
 	}
 	// A missing store has nothing to prune; ensureSchema would create it.
 	if _, _, err := s.Head(ctx); err != nil {
@@ -135,8 +135,8 @@ func (s *Store) prune(ctx context.Context, tx pgx.Tx, req audit.PruneRequest) (a
 	if err := tx.QueryRow(ctx, "SELECT coalesce(max(seq), 0) FROM audit_checkpoints").Scan(&last); err != nil {
 		return audit.Checkpoint{}, err
 	}
-	if req.Through <= last {
-		return audit.Checkpoint{}, fmt.Errorf("%w: seq %d is pruned already (the checkpoint is at seq %d)", audit.ErrInvalid, req.Through, last)
+	if err := req.CheckCheckpoint(last); err != nil {
+		return audit.Checkpoint{}, err
 	}
 	var h string
 	err := tx.QueryRow(ctx, "SELECT hash FROM audit_events WHERE seq = $1", req.Through).Scan(&h)
@@ -190,20 +190,10 @@ GROUP BY GROUPING SETS ((user_lc), (user_name_lc), (action_lc), (resource_type_l
 		return audit.Checkpoint{}, err
 	}
 
-	cp := audit.Checkpoint{
-		Seq:           req.Through,
-		Hash:          req.Hash,
-		Events:        req.Events,
-		Before:        req.Before.UTC(),
-		Created:       time.Now().UTC().Truncate(time.Microsecond), // as timestamptz keeps it
-		Archive:       req.Archive,
-		ArchiveSHA256: req.ArchiveSHA256,
-	}
+	cp := req.Checkpoint(time.Now().Truncate(time.Microsecond)) // as timestamptz keeps it
 	var before any
 	var beforeNs int16
-	if req.Before.IsZero() {
-		cp.Before = time.Time{}
-	} else {
+	if !req.Before.IsZero() {
 		before, beforeNs = splitTime(cp.Before)
 	}
 	cp.Seal = audit.CheckpointSeal(s.opts.ChainKey, cp)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/audit-cli/audit/internal/audit"
@@ -17,8 +16,8 @@ import (
 // go, and that a newer event stays: Append continues the chain from the
 // newest row, so the store must never be emptied by a prune.
 func (s *Store) Prune(ctx context.Context, req audit.PruneRequest) (audit.Checkpoint, error) {
-	if req.Through <= 0 || req.Events <= 0 {
-		return audit.Checkpoint{}, fmt.Errorf("%w: prune needs a seq to prune through and the number of events", audit.ErrInvalid)
+	if err := req.Validate(); err != nil {
+		return audit.Checkpoint{}, err
 	}
 	// A missing store has nothing to prune; writer would create it.
 	if _, err := s.readers(ctx); err != nil {
@@ -46,8 +45,8 @@ func (s *Store) prune(ctx context.Context, db *sql.DB, req audit.PruneRequest) (
 	if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM checkpoints").Scan(&last); err != nil {
 		return audit.Checkpoint{}, err
 	}
-	if req.Through <= last {
-		return audit.Checkpoint{}, fmt.Errorf("%w: seq %d is pruned already (the checkpoint is at seq %d)", audit.ErrInvalid, req.Through, last)
+	if err := req.CheckCheckpoint(last); err != nil {
+		return audit.Checkpoint{}, err
 	}
 	var h string
 	err = tx.QueryRowContext(ctx, "SELECT hash FROM events WHERE seq = ?", req.Through).Scan(&h)
@@ -67,18 +66,7 @@ func (s *Store) prune(ctx context.Context, db *sql.DB, req audit.PruneRequest) (
 	if _, err := tx.ExecContext(ctx, "DELETE FROM events WHERE seq <= ?", req.Through); err != nil {
 		return audit.Checkpoint{}, err
 	}
-	cp := audit.Checkpoint{
-		Seq:           req.Through,
-		Hash:          req.Hash,
-		Events:        req.Events,
-		Before:        req.Before.UTC(),
-		Created:       time.Now().UTC().Round(0),
-		Archive:       req.Archive,
-		ArchiveSHA256: req.ArchiveSHA256,
-	}
-	if req.Before.IsZero() {
-		cp.Before = time.Time{}
-	}
+	cp := req.Checkpoint(time.Now().Round(0))
 	cp.Seal = audit.CheckpointSeal(s.opts.ChainKey, cp)
 	var before any
 	if !cp.Before.IsZero() {
