@@ -10,23 +10,17 @@ import (
 	"strings"
 
 	"github.com/audit-cli/audit/internal/suggest"
+	"github.com/audit-cli/audit/internal/usage"
 )
 
 // FlagError is a usage error: a bad flag, argument or value. It exits 2.
-type FlagError struct{ err error }
-
-func (e *FlagError) Error() string { return e.err.Error() }
-
-// Unwrap returns the underlying error.
-func (e *FlagError) Unwrap() error { return e.err }
+type FlagError = usage.Error
 
 // FlagErrorf returns a FlagError with a formatted message.
-func FlagErrorf(format string, args ...any) error {
-	return &FlagError{fmt.Errorf(format, args...)}
-}
+func FlagErrorf(format string, args ...any) error { return usage.Errorf(format, args...) }
 
 // FlagErrorWrap wraps err as a FlagError.
-func FlagErrorWrap(err error) error { return &FlagError{err} }
+func FlagErrorWrap(err error) error { return usage.Wrap(err) }
 
 // ExitError ends the run with Code and no message beyond what the command
 // already printed, e.g. `list --exit-status` finding nothing.

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/audit-cli/audit/internal/audit"
-	"github.com/audit-cli/audit/internal/cmdutil"
+	"github.com/audit-cli/audit/internal/filterflags"
 )
 
 // Ranges are the choices of the Time Range menu: the value in the query
@@ -68,7 +68,7 @@ func (c *Console) parseView(q url.Values) (view, error) {
 		v.Loc = loc
 		v.Query.Set("tz", tz)
 	}
-	ff := cmdutil.FilterFlags{
+	ff := filterflags.Flags{
 		Users: v.Query["user"], Types: v.Query["type"], Actions: v.Query["action"],
 		Resources: v.Query["resource"], ResourceTypes: v.Query["resource-type"], IPs: v.Query["ip"],
 		Outcome: v.Query.Get("outcome"), Sources: v.Query["source"],
