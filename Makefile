@@ -86,7 +86,7 @@ fmt: ## gofmt the tree
 docs: ## regenerate docs/cli, docs/man and completions/ from the command tree
 	$(GO) run ./cmd/gen-docs
 
-release-check: ## goreleaser check + a snapshot build of this platform that records and lists an event
+release-check: ## goreleaser check + the snapshot release: smoke test, lintian, dpkg install (RELEASE_CHECK_QUICK=1: this platform only)
 	./.ci/release-check.sh
 
 BENCH_N ?= 1000000
