@@ -76,6 +76,16 @@ for f in "$deb" "$rpm" "$arm"; do
 done
 file "$arm" 2>/dev/null | grep -q 'aarch64' || { echo "release-check: $arm is not an arm64 binary" >&2; exit 1; }
 
+echo "release-check: dpkg-deb --info $deb"
+info=$(dpkg-deb --info "$deb")
+for field in 'Package: audit-cli' 'Maintainer: audit-cli maintainers <' 'Section: admin' 'Homepage: https://'; do
+	grep -q "^ $field" <<<"$info" || { echo "release-check: the .deb's control lacks \"$field\":" >&2; echo "$info" >&2; exit 1; }
+done
+if dpkg-deb --contents "$deb" | grep -E '/usr/share/man/man1/.*\.1$'; then
+	echo "release-check: the .deb has uncompressed man pages" >&2
+	exit 1
+fi
+
 if command -v lintian >/dev/null 2>&1; then
 	echo "release-check: lintian $deb"
 	lintian --fail-on error,warning "$deb"
@@ -87,13 +97,18 @@ if [ "$(id -u)" = 0 ] && command -v dpkg >/dev/null 2>&1; then
 	echo "release-check: installing $deb"
 	dpkg -i "$deb" >/dev/null
 	trap 'dpkg -r audit-cli >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
-	/usr/bin/audit version | grep -q "$("$bin" version | head -n 1 | awk '{print $3}')"
+	/usr/bin/audit --version | grep -q "$("$bin" version | head -n 1 | awk '{print $3}')"
 	for f in /usr/share/man/man1/audit.1.gz /usr/share/man/man1/audit-list.1.gz \
 		/usr/share/bash-completion/completions/audit /usr/lib/systemd/system/audit-serve.service \
 		/usr/share/doc/audit-cli/copyright /usr/share/doc/audit-cli/changelog.gz /etc/audit-cli/serve.env; do
 		[ -e "$f" ] || { echo "release-check: the package did not install $f" >&2; exit 1; }
 	done
 	zcat /usr/share/man/man1/audit.1.gz | grep -q 'EXIT STATUS'
+	if command -v man >/dev/null 2>&1; then
+		[ "$(man -w audit)" = /usr/share/man/man1/audit.1.gz ] || { echo "release-check: man -w audit: $(man -w audit 2>&1)" >&2; exit 1; }
+	fi
+	bash -c 'source /usr/share/bash-completion/completions/audit && complete -p audit' | grep -q 'audit' ||
+		{ echo "release-check: the installed bash completion does not complete audit" >&2; exit 1; }
 	dpkg -r audit-cli >/dev/null
 	[ ! -e /usr/bin/audit ] || { echo "release-check: dpkg -r left /usr/bin/audit" >&2; exit 1; }
 	echo "release-check: the .deb installs and removes cleanly"
