@@ -33,27 +33,83 @@ func (s *Store) Query(ctx context.Context, f audit.Filter) iter.Seq2[audit.Event
 			yield(audit.Event{}, err)
 			return
 		}
-		q, args := selectSQL(&f, f.Order, f.Limit)
-		rows, err := db.QueryContext(ctx, q, args...)
-		if err != nil {
-			yield(audit.Event{}, s.wrapErr("query", err))
+		if recentFirst(&f) {
+			s.queryRecentFirst(ctx, db, f, yield)
 			return
 		}
-		defer rows.Close()
-		for rows.Next() {
-			e, err := scanEvent(rows)
-			if err != nil {
-				yield(audit.Event{}, s.wrapErr("query", err))
-				return
-			}
-			if !yield(e, nil) {
-				return
-			}
-		}
-		if err := rows.Err(); err != nil {
+		q, args := selectSQL(&f, f.Order, f.Limit)
+		s.queryRows(ctx, db, q, args, yield)
+	}
+}
+
+// queryRows yields the events of one query; false when the caller stopped
+// or the query failed.
+func (s *Store) queryRows(ctx context.Context, db *sql.DB, q string, args []any, yield func(audit.Event, error) bool) (n int, ok bool) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		yield(audit.Event{}, s.wrapErr("query", err))
+		return n, false
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
 			yield(audit.Event{}, s.wrapErr("query", err))
+			return n, false
+		}
+		n++
+		if !yield(e, nil) {
+			return n, false
 		}
 	}
+	if err := rows.Err(); err != nil {
+		yield(audit.Event{}, s.wrapErr("query", err))
+		return n, false
+	}
+	return n, true
+}
+
+// recentWindow is how many of the newest seqs a newest-first page reads by
+// seq alone before it asks the indexes.
+const recentWindow = 16384
+
+// recentFirst reports whether f is a newest-first page without a time
+// bound (audit list, the web console's pages): the events it wants are
+// most likely among the newest, where walking seq backwards finds them
+// sooner than an index of one of its filters, which SQLite would read
+// whole and sort by seq (a user and a type: 68k rows of 1M to sort for
+// 50).
+func recentFirst(f *audit.Filter) bool {
+	return f.Order == audit.Descending && f.Limit > 0 && f.Since.IsZero() && f.Until.IsZero()
+}
+
+// queryRecentFirst answers a recentFirst query in two steps that together
+// return exactly what the one query would: the matches among the
+// recentWindow newest seqs below the page's bound, read by seq alone (NOT
+// INDEXED); then, if the page is not full, the rest of it below that
+// window, through the indexes.
+func (s *Store) queryRecentFirst(ctx context.Context, db *sql.DB, f audit.Filter, yield func(audit.Event, error) bool) {
+	var top int64
+	if err := db.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM events").Scan(&top); err != nil {
+		yield(audit.Event{}, s.wrapErr("query", err))
+		return
+	}
+	if f.Before > 0 {
+		top = min(top, f.Before-1)
+	}
+	low := max(f.After, top-recentWindow) // the window is (low, top]
+	w := f
+	w.After, w.Before = low, top+1
+	q, args := selectSQL(&w, audit.Descending, f.Limit)
+	q = strings.Replace(q, " FROM events", " FROM events NOT INDEXED", 1)
+	n, ok := s.queryRows(ctx, db, q, args, yield)
+	if !ok || n >= f.Limit || low <= f.After {
+		return
+	}
+	rest := f
+	rest.Before, rest.Limit = low+1, f.Limit-n
+	q, args = selectSQL(&rest, audit.Descending, rest.Limit)
+	s.queryRows(ctx, db, q, args, yield)
 }
 
 // Get returns the event with the given id.
