@@ -296,6 +296,10 @@ func (s *Store) wrapErr(op string, err error) error {
 		// The innermost network error says it best; pgconn's own message
 		// repeats it for every address and TLS mode it tried.
 		var oe *net.OpError
+		var de *net.DNSError
+		if errors.As(err, &de) {
+			return fmt.Errorf("%w: cannot reach PostgreSQL at %s: cannot resolve the host %q: %s", audit.ErrUnavailable, s.where, de.Name, de.Err)
+		}
 		if errors.As(err, &oe) {
 			return fmt.Errorf("%w: cannot reach PostgreSQL at %s: %v", audit.ErrUnavailable, s.where, oe)
 		}
