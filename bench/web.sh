@@ -41,6 +41,8 @@ printf '%-58s %6.1f ms (it waits for the first count of the User menu)\n' "first
 page "first page (/)" "/" 20
 page "filtered: type=security&user=jdavis" "/?type=security&user=jdavis" 20
 page "filtered: type=login&failed=1&range=30d" "/?type=login&failed=1&range=30d" 20
+page "filtered: a user with 2 events (user=root)" "/?user=root" 20
+page "filtered: nothing matches (user=nobody&type=security)" "/?user=nobody&type=security" 20
 page "a page in the middle (before=N/2)" "/?before=$((N / 2))" 20
 page "one event (/events/{id})" "/events/$("$AUDIT" --store "$S" list -n 1 -o jsonl | sed 's/^{"id":"\([^"]*\)".*/\1/')" 20
 page "search=load_multiplier (substring over every event)" "/?search=load_multiplier" 5
