@@ -65,11 +65,6 @@ type DeadLetter struct {
 	Alert  Alert     `json:"alert"`
 }
 
-type item struct {
-	e   audit.Event
-	err error
-}
-
 // filter is what the runner follows: the events any rule may match.
 func (r *Runner) filter() audit.Filter {
 	if len(r.Rules) == 1 {
@@ -209,29 +204,10 @@ func (r *Runner) prime(ctx context.Context, engine *Engine, last int64, window t
 // follow delivers the alerts of the events after last until the store
 // fails or ctx ends, and returns the last seq it handled.
 func (r *Runner) follow(ctx context.Context, engine *Engine, last int64) (int64, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	f := r.filter()
 	f.After = last
-	items := make(chan item, 256)
-	go func() {
-		defer close(items)
-		for e, err := range r.Store.Follow(ctx, f) {
-			select {
-			case items <- item{e, err}:
-			case <-ctx.Done():
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	defer func() {
-		cancel()
-		for range items {
-		}
-	}()
+	items, stop := audit.FollowChan(ctx, r.Store, f, 256)
+	defer stop()
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
 	var alerts []Alert
@@ -247,16 +223,16 @@ func (r *Runner) follow(ctx context.Context, engine *Engine, last int64) (int64,
 			if !ok {
 				return last, ctx.Err()
 			}
-			if it.err != nil {
-				return last, it.err
+			if it.Err != nil {
+				return last, it.Err
 			}
-			alerts = engine.Feed(&it.e, alerts[:0])
+			alerts = engine.Feed(&it.Event, alerts[:0])
 			for i := range alerts {
 				if !r.deliver(ctx, &alerts[i]) {
 					return last, nil // interrupted mid-delivery: resend after a restart
 				}
 			}
-			last = it.e.Seq
+			last = it.Event.Seq
 			if r.Cursor != nil {
 				if err := r.Cursor.Save(last); err != nil {
 					return last, &cursorError{err}

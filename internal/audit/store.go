@@ -115,3 +115,37 @@ func DiffField(a, b *Event) string {
 	}
 	return ""
 }
+
+// FollowItem is one step of a Follow, handed over a channel.
+type FollowItem struct {
+	Event Event
+	Err   error
+}
+
+// FollowChan runs st.Follow(ctx, f) in a goroutine and hands its steps
+// over the returned channel (buffered by buffer), for callers that wait
+// on other things too (a ticker, a shutdown). The channel closes after an
+// error or when the follow ends. stop ends the follow and waits for the
+// goroutine, so that the store may be closed after it; call it when done.
+func FollowChan(ctx context.Context, st Store, f Filter, buffer int) (items <-chan FollowItem, stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	ch := make(chan FollowItem, buffer)
+	go func() {
+		defer close(ch)
+		for e, err := range st.Follow(ctx, f) {
+			select {
+			case ch <- FollowItem{e, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return ch, func() {
+		cancel()
+		for range ch {
+		}
+	}
+}

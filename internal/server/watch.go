@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,13 +11,6 @@ import (
 
 	"github.com/audit-cli/audit/internal/audit"
 )
-
-// followItem is one step of a Follow, handed from its goroutine to the
-// handler.
-type followItem struct {
-	e   audit.Event
-	err error
-}
 
 // watchEvents streams the events matching the query's filters as
 // Server-Sent Events: every event is "id: SEQ" and "data: EVENT-JSON";
@@ -60,29 +52,10 @@ func (s *Server) watchEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.watchers.Add(-1)
 
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	items := make(chan followItem, 256)
-	go func() {
-		defer close(items)
-		for e, err := range s.opts.Store.Follow(ctx, f) {
-			select {
-			case items <- followItem{e, err}:
-			case <-ctx.Done():
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
 	// Whatever ends the handler, the follower must be done before the
 	// store can be closed.
-	defer func() {
-		cancel()
-		for range items {
-		}
-	}()
+	items, stop := audit.FollowChan(r.Context(), s.opts.Store, f, 256)
+	defer stop()
 
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -107,7 +80,7 @@ func (s *Server) watchEvents(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-s.closing:
 			return
-		case <-ctx.Done():
+		case <-r.Context().Done():
 			return
 		case <-keepAlive.C:
 			bw.WriteString(": keep-alive\n\n")
@@ -122,15 +95,15 @@ func (s *Server) watchEvents(w http.ResponseWriter, r *http.Request) {
 					flush()
 					return
 				}
-				if it.err != nil {
-					_, msg := s.classify(r, it.err)
+				if it.Err != nil {
+					_, msg := s.classify(r, it.Err)
 					bw.WriteString("event: error\ndata: ")
 					enc.Encode(errorBody{Error: msg})
 					bw.WriteString("\n")
 					flush()
 					return
 				}
-				e := it.e
+				e := it.Event
 				e.Time = e.Time.UTC()
 				fmt.Fprintf(bw, "id: %d\ndata: ", e.Seq)
 				enc.Encode(&e) // one line: JSON strings escape newlines
