@@ -140,7 +140,7 @@ func TestWebhookAtLeastOnce(t *testing.T) {
 		Rules:   []*alert.Rule{{Name: "security", Filter: audit.Filter{Types: []audit.Type{audit.TypeSecurity}}}},
 		Targets: []alert.Target{&alert.Webhook{URL: rv.URL, Secret: []byte("s3cret")}}, RetryFirst: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond}
 	stop := run(t, r)
-	time.Sleep(50 * time.Millisecond) // the runner starts after the newest event
+	waitCursor(t, cur, 1) // the runner starts after the newest event, and saves where
 	var evs []audit.Event
 	for i := range 30 {
 		typ := audit.TypeLogin
@@ -187,7 +187,7 @@ func TestRestartResumes(t *testing.T) {
 			Type: audit.TypeLogin, Action: "SSH Login", IP: ip, Outcome: audit.OutcomeFailure}
 	}
 	stop := run(t, newRunner())
-	time.Sleep(50 * time.Millisecond)
+	waitCursor(t, cur, 0) // started, after the newest event (none)
 	appendEvents(t, st, fail(1, "203.0.113.9"), fail(2, "203.0.113.9"), fail(3, "203.0.113.9"))
 	rv.wait(t, 1)
 	waitCursor(t, cur, 3)

@@ -165,10 +165,16 @@ func (r *Runner) start(ctx context.Context, engine *Engine) (int64, error) {
 	return last, nil
 }
 
-// head is where a runner without a cursor starts.
+// head is where a runner without a cursor starts. A store file not
+// created yet holds no events: every event it will get is new.
 func (r *Runner) head(ctx context.Context) (int64, error) {
 	if r.After >= 0 {
 		return r.After, nil
+	}
+	if p, ok := r.Store.(interface{ Path() string }); ok {
+		if _, err := os.Stat(p.Path()); errors.Is(err, os.ErrNotExist) {
+			return 0, nil
+		}
 	}
 	for e, err := range r.Store.Query(ctx, audit.Filter{Order: audit.Descending, Limit: 1}) {
 		return e.Seq, err
