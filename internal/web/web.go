@@ -24,7 +24,6 @@ import (
 	"context"
 	"embed"
 	"errors"
-	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -249,6 +248,6 @@ func (c *Console) storeFailed(w http.ResponseWriter, r *http.Request, err error)
 	case errors.Is(err, context.Canceled):
 	default:
 		c.log.Error("web console: the store failed", "path", r.URL.Path, "err", err)
-		c.fail(w, r, http.StatusInternalServerError, fmt.Sprintf("The store failed: %v", err))
+		c.fail(w, r, http.StatusInternalServerError, "The store failed: the server's log has the details.")
 	}
 }
