@@ -149,3 +149,69 @@ func FollowChan(ctx context.Context, st Store, f Filter, buffer int) (items <-ch
 		}
 	}
 }
+
+// Prefetch reads seq ahead, in a goroutine of its own, in batches of
+// batch events, while the caller handles the ones before: reading the
+// store and formatting the output then use two cores (export). It yields
+// what seq yields, in order. Stopping early stops the reading and waits
+// for it, so the store may be closed after the loop.
+func Prefetch(seq iter.Seq2[Event, error], batch int) iter.Seq2[Event, error] {
+	type chunk struct {
+		events []Event
+		err    error
+	}
+	return func(yield func(Event, error) bool) {
+		ch := make(chan chunk, 4)
+		done := make(chan struct{})
+		finished := make(chan struct{})
+		go func() {
+			defer close(finished)
+			defer close(ch)
+			send := func(c chunk) bool {
+				select {
+				case ch <- c:
+					return true
+				case <-done:
+					return false
+				}
+			}
+			buf := make([]Event, 0, batch)
+			for e, err := range seq {
+				if err != nil {
+					if len(buf) > 0 && !send(chunk{events: buf}) {
+						return
+					}
+					send(chunk{err: err})
+					return
+				}
+				buf = append(buf, e)
+				if len(buf) == batch {
+					if !send(chunk{events: buf}) {
+						return
+					}
+					buf = make([]Event, 0, batch)
+				}
+			}
+			if len(buf) > 0 {
+				send(chunk{events: buf})
+			}
+		}()
+		defer func() {
+			close(done)
+			for range ch {
+			}
+			<-finished
+		}()
+		for c := range ch {
+			for i := range c.events {
+				if !yield(c.events[i], nil) {
+					return
+				}
+			}
+			if c.err != nil {
+				yield(Event{}, c.err)
+				return
+			}
+		}
+	}
+}

@@ -32,7 +32,7 @@ func (c *Console) export(format string) http.HandlerFunc {
 		f := v.Filter
 		f.Order = audit.Ascending
 		ctx := r.Context()
-		next, stop := iter.Pull2(c.opts.Store.Query(ctx, f))
+		next, stop := iter.Pull2(audit.Prefetch(c.opts.Store.Query(ctx, f), 1024))
 		defer stop()
 		// The first event (or error) decides the status: an error before
 		// any byte is a page, after them the download is cut short, which

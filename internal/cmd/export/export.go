@@ -472,7 +472,8 @@ func writeEvents(ctx context.Context, st audit.Store, filter audit.Filter, w io.
 	if err != nil {
 		return s, err
 	}
-	for e, err := range st.Query(ctx, filter) {
+	// Reading the store and formatting the file run on two cores.
+	for e, err := range audit.Prefetch(st.Query(ctx, filter), 1024) {
 		if err != nil {
 			p.Close()
 			return s, err

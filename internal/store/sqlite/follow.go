@@ -63,6 +63,10 @@ type follower struct {
 // errStopped means the consumer stopped iterating.
 var errStopped = errors.New("consumer stopped")
 
+// errRead means a page stopped after a row read on its own (one that
+// could not be read packed): the next page starts after it.
+var errRead = errors.New("row read alone")
+
 func (fw *follower) run(ctx context.Context, yield func(audit.Event, error) bool) {
 	poll := fw.s.opts.PollInterval
 	delay := poll
@@ -195,6 +199,9 @@ func (fw *follower) drain(ctx context.Context, yield func(audit.Event, error) bo
 		}
 		q, args := selectSQL(&g, audit.Ascending, followPage)
 		n, err := fw.page(ctx, q, args, yield)
+		if errors.Is(err, errRead) {
+			continue // a row was read on its own: the page goes on after it
+		}
 		if err != nil {
 			return err
 		}
@@ -213,7 +220,21 @@ func (fw *follower) page(ctx context.Context, q string, args []any, yield func(a
 	defer rows.Close()
 	n := 0
 	for rows.Next() {
-		e, err := scanEvent(rows)
+		e, err := scanPacked(rows)
+		var u *unpackable
+		if errors.As(err, &u) {
+			// conn is busy with rows: close them, read the row alone.
+			rows.Close()
+			e, err = scanEvent(fw.conn.QueryRowContext(ctx, "SELECT "+columns+" FROM events WHERE seq = ?", u.seq))
+			if err != nil {
+				return n, err
+			}
+			fw.last = e.Seq
+			if !yield(e, nil) {
+				return n + 1, errStopped
+			}
+			return n + 1, errRead
+		}
 		if err != nil {
 			return n, err
 		}
