@@ -31,7 +31,7 @@ demo: build ## fill demo/audit.db with a realistic 90-day audit log and list it
 	@echo 'Explore further:  export AUDIT_STORE=$(CURDIR)/$(DEMO_DB); $(BIN) list --help'
 
 DEMO_LISTEN ?= 127.0.0.1:8787
-demo-web: demo ## the demo store in the web console on DEMO_LISTEN, with a read token to sign in
+demo-web: demo ## the demo store in the web console on DEMO_LISTEN, with a token to sign in
 	@$(BIN) --store $(DEMO_DB) token create --name demo-web --role admin --expires 1d >demo/token.txt 2>&1
 	@echo
 	@echo "Open http://$(DEMO_LISTEN)/ and sign in with this token (admin, valid one day):"
