@@ -24,12 +24,7 @@ type eventData struct {
 // eventPage shows one event: every field, the integrity hash, and the
 // producer's original record, pretty-printed.
 func (c *Console) eventPage(w http.ResponseWriter, r *http.Request) {
-	v, err := c.parseView(r.URL.Query())
-	if err != nil {
-		c.fail(w, r, http.StatusBadRequest, err.Error())
-		return
-	}
-	release, ok := c.opts.QuerySlot(r)
+	v, release, ok := c.viewAndSlot(w, r)
 	if !ok {
 		return
 	}

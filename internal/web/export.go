@@ -19,12 +19,7 @@ import (
 // formula neutralisation, the same bytes. Paging does not apply.
 func (c *Console) export(format string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		v, err := c.parseView(r.URL.Query())
-		if err != nil {
-			c.fail(w, r, http.StatusBadRequest, err.Error())
-			return
-		}
-		release, ok := c.opts.QuerySlot(r)
+		v, release, ok := c.viewAndSlot(w, r)
 		if !ok {
 			return
 		}

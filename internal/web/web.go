@@ -237,6 +237,19 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, status int, msg s
 	c.renderPage(w, status, "error", page{Title: http.StatusText(status), Viewer: viewerFrom(r.Context()), Error: msg})
 }
 
+// viewAndSlot reads the view of r's query string (a bad one is a 400
+// page) and waits for a turn to query the store; ok is false when the
+// request is answered or gone. Call release when done.
+func (c *Console) viewAndSlot(w http.ResponseWriter, r *http.Request) (v view, release func(), ok bool) {
+	v, err := c.parseView(r.URL.Query())
+	if err != nil {
+		c.fail(w, r, http.StatusBadRequest, err.Error())
+		return v, nil, false
+	}
+	release, ok = c.opts.QuerySlot(r)
+	return v, release, ok
+}
+
 // storeFailed shows what went wrong with the store: a bad request is the
 // visitor's, anything else the server's (logged, not shown in detail).
 func (c *Console) storeFailed(w http.ResponseWriter, r *http.Request, err error) {
