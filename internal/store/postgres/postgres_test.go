@@ -430,3 +430,46 @@ func TestCopyRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// A least-privilege reader: a role that may only SELECT (what docs/scaling.md
+// grants the servers of read tokens) lists the store's events, and is
+// refused, as forbidden (exit 4), when it tries to write one.
+func TestReaderRoleCannotWrite(t *testing.T) {
+	ctx := context.Background()
+	dsn := freshSchema(t)
+	owner := open(t, dsn, testOptions)
+	if _, err := owner.Append(ctx, storetest.Events(3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Skipf("the test server's address %q is not a URL", dsn)
+	}
+	schema := u.Query().Get("search_path")
+	b := make([]byte, 4)
+	rand.Read(b)
+	role := "audit_reader_" + hex.EncodeToString(b)
+	admin(t, dsn, "CREATE ROLE "+role+" LOGIN PASSWORD 'reader-secret'")
+	t.Cleanup(func() {
+		admin(t, dsn, "DROP OWNED BY "+role)
+		admin(t, dsn, "DROP ROLE "+role)
+	})
+	for _, grant := range []string{
+		"GRANT USAGE ON SCHEMA " + schema + " TO " + role,
+		"GRANT SELECT ON ALL TABLES IN SCHEMA " + schema + " TO " + role,
+	} {
+		admin(t, dsn, grant)
+	}
+	u.User = url.UserPassword(role, "reader-secret")
+	reader := open(t, u.String(), testOptions)
+	if got := collect(t, reader, audit.Filter{}); len(got) != 3 {
+		t.Fatalf("the reader lists %d events, want 3", len(got))
+	}
+	_, err = reader.Append(ctx, storetest.Events(1, 2))
+	if !errors.Is(err, audit.ErrForbidden) {
+		t.Fatalf("a reader's append: %v, want ErrForbidden", err)
+	}
+	if got := collect(t, owner, audit.Filter{}); len(got) != 3 {
+		t.Errorf("the store holds %d events after the refused write, want 3", len(got))
+	}
+}
