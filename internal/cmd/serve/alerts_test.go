@@ -71,15 +71,18 @@ func TestServeAlerts(t *testing.T) {
 	post(`{"id":"a1","time":"2026-11-26T14:59:00Z","user":"jdavis","type":"security","action":"MFA Disabled"}
 {"id":"a2","time":"2026-11-26T14:59:01Z","user":"jdavis","type":"security","action":"MFA Enabled"}
 `)
+	// Delivered: the webhook has it and the rule's cursor moved past it
+	// (a stop before that would send it again after a restart).
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		mu.Lock()
 		n := len(got)
 		mu.Unlock()
-		if n > 0 {
+		b, _ := os.ReadFile(cur)
+		if n > 0 && strings.TrimSpace(string(b)) == "2" {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no alert reached the webhook; server log:\n%s", srv.stop(t))
+			t.Fatalf("no alert delivered (%d at the webhook, cursor %q); server log:\n%s", n, b, srv.stop(t))
 		}
 	}
 	log := srv.stop(t)
