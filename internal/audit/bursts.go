@@ -8,6 +8,18 @@ import (
 	"time"
 )
 
+// The burst of failed logins `audit stats logins` and the web console
+// look for unless told otherwise: 5 failures within 10 minutes.
+const (
+	DefaultBurstThreshold = 5
+	DefaultBurstWindow    = 10 * time.Minute
+)
+
+// DefaultReviewDays is the window of a review (the stats commands, the
+// web console's Statistics) when none is given: the last 7 days, as the
+// weekly habit the seed page advises.
+const DefaultReviewDays = 7
+
 // BurstQuery asks for the bursts of failed logins. It is JSON-friendly,
 // and Values and ParseBurstValues give its query-string form.
 type BurstQuery struct {

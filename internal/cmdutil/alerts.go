@@ -111,18 +111,30 @@ func WebhookSecret(file string) ([]byte, error) {
 	return []byte(secret), nil
 }
 
-// AlertStateDir is where named alert rules keep their cursor and dead
-// letters: $XDG_STATE_HOME/audit/alerts, or ~/.local/state/audit/alerts.
-func AlertStateDir() string {
+// StateDir is where audit keeps what it must remember between runs (the
+// offsets of import --follow, the cursors of alert rules):
+// $XDG_STATE_HOME/audit, or ~/.local/state/audit when that is unset or
+// not absolute.
+func StateDir() (string, error) {
 	dir := os.Getenv("XDG_STATE_HOME")
-	if dir == "" {
+	if dir == "" || !filepath.IsAbs(dir) {
 		home, err := os.UserHomeDir()
 		if err != nil {
-			return ""
+			return "", err
 		}
 		dir = filepath.Join(home, ".local", "state")
 	}
-	return filepath.Join(dir, "audit", "alerts")
+	return filepath.Join(dir, "audit"), nil
+}
+
+// AlertStateDir is where named alert rules keep their cursor and dead
+// letters: StateDir's alerts, "" when there is no home to put it in.
+func AlertStateDir() string {
+	dir, err := StateDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "alerts")
 }
 
 // ConfigAlert is a rule of the config file, read: its filter, its spec,

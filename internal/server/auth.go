@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -40,17 +39,6 @@ func HashToken(secret string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// bearer returns the token of an "Authorization: Bearer TOKEN" header.
-func bearer(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
-	scheme, token, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	token = strings.TrimSpace(token)
-	return token, token != ""
-}
-
 // authorize runs h for requests whose bearer token is valid and has the
 // role need. Others get 401 (no, unknown or expired token) or 403 (the
 // role is too weak), and a security event records the failure.
@@ -61,7 +49,7 @@ func (s *Server) authorize(need audit.Role, h http.HandlerFunc) http.Handler {
 			h(w, r)
 			return
 		}
-		secret, ok := bearer(r)
+		secret, ok := web.Bearer(r)
 		if !ok {
 			s.unauthorized(r, "anonymous", "missing bearer token")
 			w.Header().Set("WWW-Authenticate", `Bearer realm="audit"`)

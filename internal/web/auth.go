@@ -113,7 +113,7 @@ func (c *Console) require(need audit.Role, h http.HandlerFunc) http.Handler {
 		}
 		var secret, csrf string
 		fromCookie := false
-		if s, ok := bearer(r); ok {
+		if s, ok := Bearer(r); ok {
 			secret = s
 		} else if ck, err := r.Cookie(SessionCookie); err == nil {
 			se, ok := c.sessions.get(ck.Value, time.Now())
@@ -310,8 +310,9 @@ func equal(a, b string) bool {
 	return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
-// bearer returns the token of an "Authorization: Bearer TOKEN" header.
-func bearer(r *http.Request) (string, bool) {
+// Bearer returns the token of an "Authorization: Bearer TOKEN" header; the
+// API reads it the same way.
+func Bearer(r *http.Request) (string, bool) {
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return "", false

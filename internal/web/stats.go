@@ -13,16 +13,6 @@ import (
 	"github.com/audit-cli/audit/internal/output"
 )
 
-// ReviewDays is the window of the Statistics page when the URL names
-// none, as `audit stats` has it: the review is a weekly habit.
-const ReviewDays = 7
-
-// Burst detection as `audit stats logins` does it by default.
-const (
-	burstThreshold = 5
-	burstWindow    = 10 * time.Minute
-)
-
 // bar is one bar of a chart: its label, count, and length in the SVG.
 type bar struct {
 	Label  string
@@ -77,7 +67,7 @@ func (c *Console) statsPage(w http.ResponseWriter, r *http.Request) {
 	d := statsData{View: &v}
 	f := v.Filter
 	if f.Since.IsZero() && f.Until.IsZero() && f.After == 0 {
-		f.Since = v.Now.In(v.Loc).AddDate(0, 0, -ReviewDays)
+		f.Since = v.Now.In(v.Loc).AddDate(0, 0, -audit.DefaultReviewDays)
 		d.Default = true
 	}
 	d.Window = output.RangeText(f.Since, f.Until, v.Loc)
@@ -114,7 +104,7 @@ func (c *Console) statsPage(w http.ResponseWriter, r *http.Request) {
 			return v.url("/", params[i], key)
 		}))
 	}
-	bursts, err := st.Bursts(ctx, audit.BurstQuery{Filter: f, Threshold: burstThreshold, Window: burstWindow})
+	bursts, err := st.Bursts(ctx, audit.BurstQuery{Filter: f, Threshold: audit.DefaultBurstThreshold, Window: audit.DefaultBurstWindow})
 	if err != nil && !errors.Is(err, context.Canceled) {
 		c.storeFailed(w, r, err)
 		return

@@ -55,16 +55,12 @@ func headSum(f *os.File, offset int64) string {
 
 // defaultStatePath is $XDG_STATE_HOME/audit/follow-<hash of the path>.json.
 func defaultStatePath(abs string) (string, error) {
-	dir := os.Getenv("XDG_STATE_HOME")
-	if dir == "" || !filepath.IsAbs(dir) {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", err
-		}
-		dir = filepath.Join(home, ".local", "state")
+	dir, err := cmdutil.StateDir()
+	if err != nil {
+		return "", err
 	}
 	sum := sha256.Sum256([]byte(abs))
-	return filepath.Join(dir, "audit", "follow-"+hex.EncodeToString(sum[:8])+".json"), nil
+	return filepath.Join(dir, "follow-"+hex.EncodeToString(sum[:8])+".json"), nil
 }
 
 func readState(path string) (followState, error) {

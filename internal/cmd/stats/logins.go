@@ -16,8 +16,8 @@ import (
 
 // Defaults of stats logins: five failures within ten minutes.
 const (
-	DefaultThreshold = 5
-	DefaultWindow    = 10 * time.Minute
+	DefaultThreshold = audit.DefaultBurstThreshold
+	DefaultWindow    = audit.DefaultBurstWindow
 )
 
 // LoginsOptions holds what a stats logins run needs.

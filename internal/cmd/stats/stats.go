@@ -154,7 +154,7 @@ func statser(open func() (audit.Store, error)) (audit.Statser, error) {
 
 // DefaultReviewDays is the window of every stats command when no time
 // filter is given.
-const DefaultReviewDays = 7
+const DefaultReviewDays = audit.DefaultReviewDays
 
 // defaultWindow gives a filter without a time bound (nor --after) the
 // last DefaultReviewDays days: the review is a weekly habit, and a stats
