@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -160,12 +161,10 @@ func rules(opts *AlertsOptions) ([]cmdutil.ConfigAlert, error) {
 }
 
 func checkFormat(got string, accepted ...string) error {
-	for _, a := range accepted {
-		if got == a {
-			return nil
-		}
+	if slices.Contains(accepted, got) {
+		return nil
 	}
-	return cmdutil.FlagErrorf("invalid --output %q (accepted: %s)", got, strings.Join(accepted, ", "))
+	return cmdutil.InvalidValue("--output", got, accepted)
 }
 
 type ruleInfo struct {
