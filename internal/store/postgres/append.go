@@ -99,6 +99,12 @@ func (s *Store) Append(ctx context.Context, events []audit.Event) (audit.AppendR
 		if w, err = s.lockHead(ctx, tx); err != nil {
 			return err
 		}
+		// Made above unless a prune dropped one since (lockHead then
+		// forgot them): made again on another connection, committed at
+		// once, and visible to this transaction's next statement.
+		if err := s.ensurePartitions(ctx, months(events)); err != nil {
+			return err
+		}
 		if seqs, hashes, err = w.write(ctx, newBatch(events)); err != nil {
 			return err
 		}
@@ -303,9 +309,11 @@ func (s *Store) lockHead(ctx context.Context, tx pgx.Tx) (*writer, error) {
 	}
 	s.mu.Lock()
 	if epoch != s.epoch {
-		// A prune deleted values from audit_values: those remembered as
-		// stored may be gone (see prune.go).
+		// A prune deleted values from audit_values, or dropped emptied
+		// partitions: those remembered as stored may be gone (see
+		// prune.go).
 		clear(s.known)
+		clear(s.months)
 		s.epoch = epoch
 	}
 	s.mu.Unlock()

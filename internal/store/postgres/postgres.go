@@ -18,8 +18,9 @@
 // under that row lock, which is held until commit, so that writers commit in
 // seq order (see append.go). Follow wakes up on NOTIFY (see follow.go).
 // Statistics are GROUP BY queries under Query's WHERE clause (stats.go);
-// Prune deletes the oldest events, emptying whole months with TRUNCATE,
-// and leaves a sealed checkpoint in audit_checkpoints (prune.go).
+// Prune deletes the oldest events, emptying whole months with TRUNCATE
+// and then dropping their partitions, and leaves a sealed checkpoint in
+// audit_checkpoints (prune.go).
 package postgres
 
 import (

@@ -96,10 +96,11 @@ const truncateLockTimeout = "1s"
 // seq is pruned, as with whole months before the cutoff) and that holds
 // truncateMin events or more is emptied with TRUNCATE, which frees its
 // space at once and writes no WAL per row; the rest is deleted row by row.
-// The partition stays, empty: dropping or detaching it would lock the
-// whole of audit_events (ACCESS EXCLUSIVE), every reader and writer, until
-// the prune commits, where TRUNCATE locks the one partition; and other
-// processes remember which partitions exist.
+// Detaching the partition there would lock the whole of audit_events
+// (ACCESS EXCLUSIVE), every reader and writer, until the prune commits,
+// where TRUNCATE locks the one partition. Once the prune has committed,
+// dropEmpty detaches and drops the emptied months' partitions, each in a
+// transaction of its own that holds the lock for milliseconds.
 //
 // Values of audit_values that no event has any more are deleted too,
 // and values_epoch counted up so that writers in other processes forget
@@ -124,7 +125,70 @@ func (s *Store) Prune(ctx context.Context, req audit.PruneRequest) (audit.Checkp
 	if err != nil {
 		return audit.Checkpoint{}, s.wrapErr("prune", err)
 	}
+	// The events are pruned and the checkpoint is stored: what is left to
+	// do only frees catalog entries, and one that cannot be done now is
+	// done by the next prune.
+	s.dropEmpty(ctx)
 	return cp, nil
+}
+
+// dropLockTimeout bounds how long dropping a partition waits for the head
+// row and for audit_events. Writers wait for the head row meanwhile, and
+// while the drop waits for audit_events new readers queue behind it: so
+// it gives up soon, and the partition stays, empty, for the next prune.
+const dropLockTimeout = "1s"
+
+// dropEmpty detaches and drops the partitions of months before this one
+// that hold no event, as a prune leaves them, and returns their names.
+// Each goes in a transaction of its own that holds the head row, so that
+// no writer adds an event to it meanwhile, counts values_epoch up, so
+// that writers in other processes forget which partitions exist (see
+// lockHead) and make it again for an event of that month, and gives up on
+// a lock it does not get within dropLockTimeout, or a partition the role
+// may not drop: those stay, empty, and are dropped by a later prune.
+func (s *Store) dropEmpty(ctx context.Context) []string {
+	rows, err := s.pool.Query(ctx, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent = 'audit_events'::regclass AND c.relname < $1 ORDER BY c.relname`, partitionName(monthIndex(time.Now())))
+	if err != nil {
+		return nil
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil
+	}
+	var dropped []string
+	for _, name := range names {
+		if !partitionRE.MatchString(name) {
+			continue // not made by this store
+		}
+		var gone bool
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '"+dropLockTimeout+"'"); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, "SELECT 1 FROM audit_head FOR UPDATE"); err != nil {
+				return err
+			}
+			table := pgx.Identifier{name}.Sanitize()
+			var empty bool
+			if err := tx.QueryRow(ctx, "SELECT NOT EXISTS (SELECT 1 FROM "+table+")").Scan(&empty); err != nil || !empty {
+				return err
+			}
+			if _, err := tx.Exec(ctx, "ALTER TABLE audit_events DETACH PARTITION "+table+"; DROP TABLE "+table+
+				"; UPDATE audit_head SET values_epoch = values_epoch + 1"); err != nil {
+				return err
+			}
+			gone = true
+			return nil
+		})
+		if err == nil && gone {
+			dropped = append(dropped, name)
+			s.mu.Lock()
+			clear(s.months)
+			s.mu.Unlock()
+		}
+	}
+	return dropped
 }
 
 func (s *Store) prune(ctx context.Context, tx pgx.Tx, req audit.PruneRequest) (audit.Checkpoint, error) {

@@ -51,10 +51,11 @@ func count(t *testing.T, dsn, sql string, args ...any) int64 {
 }
 
 // TestPruneWholeMonths: the months whose events all go are emptied with
-// TRUNCATE (the partitions stay), the month the cut falls in loses its
-// pruned rows, and the ids of the pruned events go with them: the chain
-// verifies from the checkpoint, and the store takes events of every month
-// again, from this process and from another that knew the partitions.
+// TRUNCATE and their partitions then detached and dropped, the month the
+// cut falls in loses its pruned rows, and the ids of the pruned events go
+// with them: the chain verifies from the checkpoint, and the store takes
+// events of every month again, from this process and from another that
+// knew the dropped partitions.
 func TestPruneWholeMonths(t *testing.T) {
 	defer postgres.SetTruncateMin(5)()
 	ctx := context.Background()
@@ -78,20 +79,26 @@ func TestPruneWholeMonths(t *testing.T) {
 	for _, c := range []struct {
 		table string
 		want  int64
-	}{{"audit_events_2026_01", 0}, {"audit_events_2026_02", 0}, {"audit_events_2026_03", 31 - 11}, {"audit_events_2026_04", 10},
+	}{{"audit_events_2026_03", 31 - 11}, {"audit_events_2026_04", 10},
 		{"audit_events", 30}, {"audit_event_ids", 30}} {
 		if n := count(t, dsn, "SELECT count(*) FROM "+c.table); n != c.want {
 			t.Errorf("%s holds %d rows after the prune, want %d", c.table, n, c.want)
 		}
 	}
-	// January and February were emptied by TRUNCATE (which gives a table
-	// new files), March by DELETE.
+	// January and February, emptied, are no partitions any more, nor
+	// tables; March lost its rows by DELETE and kept its files.
 	after := relfilenodes(t, dsn)
-	for month, truncated := range map[string]bool{"01": true, "02": true, "03": false, "04": false} {
+	for _, month := range []string{"01", "02"} {
 		name := "audit_events_2026_" + month
-		if (after[name] != files[name]) != truncated {
-			t.Errorf("%s: files %d before the prune, %d after; want truncated = %v", name, files[name], after[name], truncated)
+		if _, ok := after[name]; ok {
+			t.Errorf("%s is still a partition after the prune", name)
 		}
+		if n := count(t, dsn, "SELECT count(*) FROM pg_class WHERE relname = $1", name); n != 0 {
+			t.Errorf("table %s is still there after the prune", name)
+		}
+	}
+	if name := "audit_events_2026_03"; after[name] != files[name] {
+		t.Errorf("%s: files %d before the prune, %d after; want the same (rows deleted)", name, files[name], after[name])
 	}
 	if n := count(t, dsn, "SELECT count(*) FROM audit_event_ids WHERE seq <= $1", cp.Seq); n != 0 {
 		t.Errorf("%d ids of pruned events are left", n)
@@ -108,12 +115,16 @@ func TestPruneWholeMonths(t *testing.T) {
 		t.Fatalf("Verify after the prune = %+v, %v; want 30 events from the checkpoint", res, err)
 	}
 
-	// Events of the emptied months are stored again, by both processes.
+	// Events of the dropped months are stored again, by both processes,
+	// and by an import of the one that knew them.
 	if _, err := other.Append(ctx, monthly(3, 2, jan)); err != nil {
 		t.Fatalf("Append to January from the process that knew its partition: %v", err)
 	}
 	if _, err := s.Append(ctx, monthly(3, 3, jan.AddDate(0, 1, 0))); err != nil {
 		t.Fatal(err)
+	}
+	if n := count(t, dsn, "SELECT count(*) FROM audit_events_2026_01"); n != 3 {
+		t.Errorf("January holds %d events once made again, want 3", n)
 	}
 	if _, err := audit.Verify(ctx, s, audit.VerifyOptions{Key: pruneKey}); err != nil {
 		t.Fatal(err)
@@ -137,7 +148,9 @@ func TestPruneWholeMonths(t *testing.T) {
 }
 
 // TestPruneLockedMonth: a month that a reader holds is not waited for:
-// its rows are deleted instead of truncated, and the prune is as complete.
+// its rows are deleted instead of truncated, the prune is as complete, and
+// its partition, which cannot be dropped then, is dropped by the next
+// prune.
 func TestPruneLockedMonth(t *testing.T) {
 	defer postgres.SetTruncateMin(5)()
 	ctx := context.Background()
@@ -165,12 +178,28 @@ func TestPruneLockedMonth(t *testing.T) {
 		t.Errorf("the prune took %v", d)
 	}
 	after := relfilenodes(t, dsn)
-	if jan, feb := "audit_events_2026_01", "audit_events_2026_02"; after[jan] != files[jan] || after[feb] == files[feb] {
-		t.Errorf("January (locked) truncated: %v, February truncated: %v; want false, true",
-			after[jan] != files[jan], after[feb] != files[feb])
+	jan, feb := "audit_events_2026_01", "audit_events_2026_02"
+	if after[jan] != files[jan] {
+		t.Errorf("January, which a reader holds, was truncated")
+	}
+	if _, ok := after[feb]; ok {
+		t.Errorf("February, emptied, is still a partition")
 	}
 	if n := count(t, dsn, "SELECT count(*) FROM audit_events"); n != 30 {
 		t.Errorf("%d events after the prune, want 30", n)
+	}
+	if _, err := audit.Verify(ctx, s, audit.VerifyOptions{Key: pruneKey}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	next := stored[70]
+	if _, err := s.Prune(ctx, audit.PruneRequest{Through: next.Seq, Hash: next.Hash, Events: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := relfilenodes(t, dsn)[jan]; ok {
+		t.Errorf("January, emptied and no longer read, is still a partition after the next prune")
 	}
 	if _, err := audit.Verify(ctx, s, audit.VerifyOptions{Key: pruneKey}); err != nil {
 		t.Fatal(err)

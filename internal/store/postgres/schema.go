@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"time"
 
@@ -279,6 +280,9 @@ func monthStart(m int) time.Time {
 func partitionName(m int) string {
 	return fmt.Sprintf("audit_events_%04d_%02d", m/12, m%12+1)
 }
+
+// partitionRE matches the names partitionName makes.
+var partitionRE = regexp.MustCompile(`^audit_events_[0-9]{4,}_[0-9]{2}$`)
 
 // ensurePartitions makes sure that the partitions of the given months
 // exist, and those of this month and the next (so that live writes at a
