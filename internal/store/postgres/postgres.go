@@ -25,6 +25,7 @@ package postgres
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -298,6 +299,11 @@ func (s *Store) wrapErr(op string, err error) error {
 		// repeats it for every address and TLS mode it tried.
 		var oe *net.OpError
 		var de *net.DNSError
+		var ve *tls.CertificateVerificationError
+		if errors.As(err, &ve) {
+			return fmt.Errorf("%w: cannot reach PostgreSQL at %s: its TLS certificate does not verify (sslmode, sslrootcert): %v",
+				audit.ErrUnavailable, s.where, ve.Err)
+		}
 		if errors.As(err, &de) {
 			return fmt.Errorf("%w: cannot reach PostgreSQL at %s: cannot resolve the host %q: %s", audit.ErrUnavailable, s.where, de.Name, de.Err)
 		}
