@@ -1,6 +1,7 @@
 package cmdutil
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -20,25 +21,26 @@ type Factory struct {
 	Config func() (*config.Config, error)
 	// Store opens the configured store once and returns it on every call.
 	Store func() (audit.Store, error)
+	// ReadStore is where commands that only read (list, show, export,
+	// stats, the web console) read: the configured read-store, a
+	// streaming standby of Store, opened once; Store's when none is
+	// configured.
+	ReadStore func() (audit.Store, error)
 	// Now is the clock; tests pin it.
 	Now func() time.Time
 	// Location is the zone for zone-less time expressions and displayed times.
 	Location func() *time.Location
 }
 
-// StoreOpener returns a Store func that opens the store named by cfg once.
-// The store stays open until CloseStore.
-func StoreOpener(cfg func() (*config.Config, error)) (open func() (audit.Store, error), closeStore func() error) {
+// StoreOpener returns a Store func that opens the store named by cfg once,
+// and a ReadStore func that opens its read-store once, or returns the
+// Store's when cfg names none. The stores stay open until closeStores.
+func StoreOpener(cfg func() (*config.Config, error)) (open, openRead func() (audit.Store, error), closeStores func() error) {
 	var (
-		mu sync.Mutex
-		s  audit.Store
+		mu      sync.Mutex
+		s, read audit.Store
 	)
-	open = func() (audit.Store, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if s != nil {
-			return s, nil
-		}
+	openAt := func(address func(*config.Config) string) (audit.Store, error) {
 		c, err := cfg()
 		if err != nil {
 			return nil, err
@@ -47,27 +49,57 @@ func StoreOpener(cfg func() (*config.Config, error)) (open func() (audit.Store, 
 		if err != nil {
 			return nil, err
 		}
-		st, err := store.Open(c.Store, store.Options{ChainKey: key, Token: c.Token})
+		return store.Open(address(c), store.Options{ChainKey: key, Token: c.Token})
+	}
+	open = func() (audit.Store, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if s != nil {
+			return s, nil
+		}
+		st, err := openAt(func(c *config.Config) string { return c.Store })
 		if err != nil {
 			return nil, err
 		}
 		s = st
 		return s, nil
 	}
-	closeStore = func() error {
+	openRead = func() (audit.Store, error) {
+		c, err := cfg()
+		if err != nil {
+			return nil, err
+		}
+		if c.ReadStore == "" {
+			return open()
+		}
 		mu.Lock()
 		defer mu.Unlock()
-		if s == nil {
-			return nil
+		if read != nil {
+			return read, nil
 		}
-		err := s.Close()
-		s = nil
+		st, err := openAt(func(c *config.Config) string { return c.ReadStore })
 		if err != nil {
-			return fmt.Errorf("closing store: %w", err)
+			return nil, fmt.Errorf("read store: %w", err)
 		}
-		return nil
+		read = st
+		return read, nil
 	}
-	return open, closeStore
+	closeStores = func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		var errs []error
+		for _, st := range []*audit.Store{&s, &read} {
+			if *st == nil {
+				continue
+			}
+			if err := (*st).Close(); err != nil {
+				errs = append(errs, fmt.Errorf("closing store: %w", err))
+			}
+			*st = nil
+		}
+		return errors.Join(errs...)
+	}
+	return open, openRead, closeStores
 }
 
 // ChainKey returns the integrity key of the configuration (the HMAC key of
@@ -78,4 +110,15 @@ func (f *Factory) ChainKey() ([]byte, error) {
 		return nil, err
 	}
 	return c.ChainKey()
+}
+
+// Reader returns what opens the store a command that only reads reads:
+// ReadStore, or Store where the factory has no ReadStore.
+func (f *Factory) Reader() func() (audit.Store, error) {
+	return func() (audit.Store, error) {
+		if f.ReadStore == nil {
+			return f.Store()
+		}
+		return f.ReadStore()
+	}
 }

@@ -24,6 +24,9 @@ import (
 type Context struct {
 	Store string `mapstructure:"store" yaml:"store"`
 	Token string `mapstructure:"token" yaml:"token,omitempty"`
+	// ReadStore is a read-only copy of Store (a PostgreSQL streaming
+	// standby) that list, show, export, stats and the web console read.
+	ReadStore string `mapstructure:"read-store" yaml:"read-store,omitempty"`
 }
 
 // AlertRule is one rule of the config file's alerts: list, as written
@@ -58,6 +61,7 @@ type Config struct {
 	// Alerts are the named alert rules of the file, in its order.
 	Alerts         []AlertRule
 	Store          string
+	ReadStore      string // read-store: where reads go, "" for Store
 	Token          string
 	Output         string
 	Color          string
@@ -78,14 +82,14 @@ type Config struct {
 
 // Keys are the settings Sources describes, in the order `audit config`
 // prints them.
-var Keys = []string{"store", "token", "context", "output", "color", "pager", "timezone", "integrity.key-file"}
+var Keys = []string{"store", "read-store", "token", "context", "output", "color", "pager", "timezone", "integrity.key-file"}
 
 // sourceOf says where key's value comes from.
 func sourceOf(v *viper.Viper, flags *pflag.FlagSet, key, file string) string {
 	if f := flags.Lookup(key); f != nil && f.Changed {
 		return "flag --" + key
 	}
-	if env := "AUDIT_" + strings.ToUpper(key); !strings.ContainsAny(key, ".-") {
+	if env := envName(key); !strings.Contains(key, ".") {
 		if _, ok := os.LookupEnv(env); ok {
 			return "env " + env
 		}
@@ -149,7 +153,10 @@ func Load(path string, flags *pflag.FlagSet) (*Config, error) {
 			cfg.File = path
 		}
 	}
-	for _, name := range []string{"store", "token", "color", "context"} {
+	if err := v.BindEnv("read-store", envName("read-store")); err != nil {
+		return nil, err
+	}
+	for _, name := range []string{"store", "read-store", "token", "color", "context"} {
 		if f := flags.Lookup(name); f != nil {
 			if err := v.BindPFlag(name, f); err != nil {
 				return nil, err
@@ -187,7 +194,7 @@ func Load(path string, flags *pflag.FlagSet) (*Config, error) {
 			cfg.Sources["context"] = "file " + cfg.File + " (current-context)"
 		}
 	}
-	cfg.Store, cfg.Token = v.GetString("store"), v.GetString("token")
+	cfg.Store, cfg.Token, cfg.ReadStore = v.GetString("store"), v.GetString("token"), v.GetString("read-store")
 	if cfg.Context != "" {
 		c, ok := cfg.Contexts[cfg.Context]
 		if !ok {
@@ -207,6 +214,11 @@ func Load(path string, flags *pflag.FlagSet) (*Config, error) {
 				cfg.Sources["token"] = "context " + cfg.Context
 			}
 		}
+		// So does its read store, a copy of the context's store alone.
+		if !isSet(v, flags, "read-store") && (!storeSet || cfg.Store == c.Store) && c.ReadStore != "" {
+			cfg.ReadStore = c.ReadStore
+			cfg.Sources["read-store"] = "context " + cfg.Context
+		}
 	}
 	return cfg, nil
 }
@@ -217,8 +229,14 @@ func isSet(v *viper.Viper, flags *pflag.FlagSet, key string) bool {
 	if f := flags.Lookup(key); f != nil && f.Changed {
 		return true
 	}
-	_, ok := os.LookupEnv("AUDIT_" + map[string]string{"store": "STORE", "token": "TOKEN"}[key])
+	_, ok := os.LookupEnv(envName(key))
 	return ok
+}
+
+// envName is the environment variable of a setting: AUDIT_STORE,
+// AUDIT_READ_STORE.
+func envName(key string) string {
+	return "AUDIT_" + strings.ToUpper(strings.ReplaceAll(key, "-", "_"))
 }
 
 func (c *Config) contextNames() string {
@@ -346,9 +364,10 @@ func ReadContexts(path string) (map[string]Context, string, error) {
 
 // SetContext creates or updates the context name in the config file at
 // path, creating the file (mode 0600: it holds tokens) if needed. Empty
-// store or token leave the context's value as it is; a new context needs a
+// values of set leave the context's as they are; a new context needs a
 // store.
-func SetContext(path, name, store, token string) error {
+func SetContext(path, name string, set Context) error {
+	store, token := set.Store, set.Token
 	if err := CheckContextName(name); err != nil {
 		return err
 	}
@@ -369,6 +388,9 @@ func SetContext(path, name, store, token string) error {
 	}
 	if token != "" {
 		setScalar(c, "token", token)
+	}
+	if set.ReadStore != "" {
+		setScalar(c, "read-store", set.ReadStore)
 	}
 	return writeDoc(path, doc)
 }

@@ -13,6 +13,7 @@ func flags(t *testing.T, args ...string) *pflag.FlagSet {
 	t.Helper()
 	fs := pflag.NewFlagSet("audit", pflag.ContinueOnError)
 	fs.String("store", "", "")
+	fs.String("read-store", "", "")
 	fs.String("token", "", "")
 	fs.String("color", "auto", "")
 	fs.String("context", "", "")
@@ -82,6 +83,45 @@ func TestPrecedence(t *testing.T) {
 	cfg, err = Load(path, flags(t, "--color", "auto", "--store", "/flag.db", "--utc"))
 	if err != nil || cfg.Color != "auto" || cfg.Store != "/flag.db" || cfg.Timezone != "UTC" {
 		t.Errorf("flags: color %q store %q timezone %q err %v", cfg.Color, cfg.Store, cfg.Timezone, err)
+	}
+}
+
+// TestReadStore: a context's read-store goes with its store; a store given
+// by a flag or AUDIT_STORE leaves it out; --read-store and AUDIT_READ_STORE
+// name one for any store.
+func TestReadStore(t *testing.T) {
+	for _, env := range []string{"AUDIT_STORE", "AUDIT_READ_STORE", "AUDIT_CONTEXT"} {
+		t.Setenv(env, "")
+		os.Unsetenv(env)
+	}
+	path := writeConfig(t, `current-context: team
+contexts:
+  team:
+    store: postgres://db1/audit
+    read-store: postgres://db2/audit
+`)
+	for _, c := range []struct {
+		name      string
+		args      []string
+		env       string
+		want, src string
+	}{
+		{"the context's", nil, "", "postgres://db2/audit", "context team"},
+		{"another store by flag", []string{"--store", "/x.db"}, "", "", "default"},
+		{"the context's store by flag", []string{"--store", "postgres://db1/audit"}, "", "postgres://db2/audit", "context team"},
+		{"flag", []string{"--read-store", "postgres://db3/audit"}, "", "postgres://db3/audit", "flag --read-store"},
+		{"env", nil, "postgres://db4/audit", "postgres://db4/audit", "env AUDIT_READ_STORE"},
+	} {
+		if c.env != "" {
+			t.Setenv("AUDIT_READ_STORE", c.env)
+		}
+		cfg, err := Load(path, flags(t, c.args...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.ReadStore != c.want || cfg.Sources["read-store"] != c.src {
+			t.Errorf("%s: read-store %q from %q, want %q from %q", c.name, cfg.ReadStore, cfg.Sources["read-store"], c.want, c.src)
+		}
 	}
 }
 

@@ -52,7 +52,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, r, err)
 		return
 	}
-	for e, err := range s.opts.Store.Query(r.Context(), f) {
+	for e, err := range s.opts.ReadStore.Query(r.Context(), f) {
 		if err == nil {
 			err = p.Print(&e)
 			if err != nil {
@@ -102,7 +102,7 @@ func (s *Server) serveEvent(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	defer release()
-	e, err := s.opts.Store.Get(r.Context(), id)
+	e, err := s.opts.ReadStore.Get(r.Context(), id)
 	if err != nil {
 		s.storeError(w, r, err)
 		return

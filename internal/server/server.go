@@ -71,8 +71,14 @@ const (
 
 // Options configures a Server. Zero values mean the defaults above.
 type Options struct {
-	// Store is where events are read and written.
+	// Store is where events are written, and read unless ReadStore is
+	// set.
 	Store audit.Store
+	// ReadStore is a read-only copy of Store (a streaming standby) that
+	// GET /v1/events, /v1/events/{id}, /v1/stats and the web console's
+	// pages read; nil means Store. Watch, the chain, verify and prune use
+	// Store.
+	ReadStore audit.Store
 	// Tokens authenticates requests; required unless InsecureNoAuth.
 	Tokens audit.TokenStore
 	// InsecureNoAuth serves every request without a token, as admin. For
@@ -167,6 +173,9 @@ func New(opts Options) (*Server, error) {
 	if opts.Store == nil {
 		return nil, errors.New("server: no store")
 	}
+	if opts.ReadStore == nil {
+		opts.ReadStore = opts.Store
+	}
 	if opts.Tokens == nil && !opts.InsecureNoAuth {
 		return nil, errors.New("server: the store keeps no API tokens (a token store is needed unless authentication is disabled)")
 	}
@@ -220,7 +229,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Tokens != nil {
 		s.toucher = newToucher(opts.Tokens, opts.TouchInterval, opts.Now, log)
 	}
-	console, err := web.New(web.Options{Store: opts.Store, InsecureNoAuth: opts.InsecureNoAuth,
+	console, err := web.New(web.Options{Store: opts.ReadStore, Primary: opts.Store, InsecureNoAuth: opts.InsecureNoAuth,
 		Authenticate: s.checkToken, Denied: s.denied, ChainKey: opts.ChainKey, Location: opts.Location,
 		Now: opts.Now, LoginDelay: opts.LoginDelay, QuerySlot: s.querySlot, Closing: s.closing, Logger: log})
 	if err != nil {

@@ -38,7 +38,7 @@ func (s *Server) logins(w http.ResponseWriter, r *http.Request) {
 // (400 when it is bad), computed by the store within a query slot, as JSON.
 func serveStats[Q, R any](s *Server, w http.ResponseWriter, r *http.Request,
 	parse func(url.Values) (Q, error), compute func(context.Context, audit.Statser, Q) (R, error)) {
-	st, ok := s.opts.Store.(audit.Statser)
+	st, ok := s.opts.ReadStore.(audit.Statser)
 	if !ok {
 		notImplemented(w, "the server's store cannot compute statistics")
 		return

@@ -104,7 +104,7 @@ func (c *Console) live(w http.ResponseWriter, r *http.Request) {
 	}
 	t := c.pages["logs"]
 	var buf bytes.Buffer
-	for e, err := range c.opts.Store.Follow(ctx, f) {
+	for e, err := range c.opts.Primary.Follow(ctx, f) {
 		if err != nil {
 			return
 		}

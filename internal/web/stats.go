@@ -168,7 +168,7 @@ func (c *Console) verifyPage(w http.ResponseWriter, r *http.Request) {
 	}
 	defer release()
 	start := time.Now()
-	res, err := audit.Verify(r.Context(), c.opts.Store, audit.VerifyOptions{Key: c.opts.ChainKey})
+	res, err := audit.Verify(r.Context(), c.opts.Primary, audit.VerifyOptions{Key: c.opts.ChainKey})
 	d := verifyData{Result: res, Took: time.Since(start).Round(time.Millisecond).String(),
 		Events: strconv.FormatInt(res.Events, 10)}
 	var ie *audit.IntegrityError

@@ -52,6 +52,10 @@ func (e *TokenError) Error() string { return e.Reason }
 type Options struct {
 	// Store is read for every page.
 	Store audit.Store
+	// Primary is the store that Store is a read-only copy of (a
+	// streaming standby), where live mode follows new events and the
+	// integrity page verifies; nil means Store.
+	Primary audit.Store
 	// Authenticate returns the token whose secret was pasted or sent as a
 	// bearer header, or a *TokenError (which it has recorded as a failed
 	// login); other errors are the store's. Required unless InsecureNoAuth.
@@ -100,6 +104,9 @@ var staticFS embed.FS
 
 // New returns the console.
 func New(opts Options) (*Console, error) {
+	if opts.Primary == nil {
+		opts.Primary = opts.Store
+	}
 	if opts.Store == nil {
 		return nil, errors.New("web: no store")
 	}

@@ -27,9 +27,10 @@ type ConfigOptions struct {
 	// Path is the config file: --config, AUDIT_CONFIG, or the default.
 	Path string
 
-	Name  string
-	Store string
-	Token string
+	Name      string
+	Store     string
+	Token     string
+	ReadStore string
 }
 
 // NewCmdConfig returns the config command and its subcommands. runF, when
@@ -129,18 +130,19 @@ or the default.`,
 		RunE:    run("use-context", useContextRun),
 	}
 	set := &cobra.Command{
-		Use:   "set-context NAME --store ADDRESS [--token TOKEN|-]",
+		Use:   "set-context NAME --store ADDRESS [--token TOKEN|-] [--read-store ADDRESS]",
 		Short: "Create or change a context",
 		Long: `Create the context NAME, or change the values given of an existing one.
 --store is any store address (a SQLite path, postgres://…, http(s)://…).
 --token - reads the token from standard input, which keeps it out of
 your shell history and of the process list.`,
 		Example: `  audit config set-context prod --store https://audit.example.com --token - < token.txt
-  audit config set-context staging --store https://audit.staging.example.com`,
+  audit config set-context staging --store https://audit.staging.example.com
+  audit config set-context team --store postgres://audit@db1/audit --read-store postgres://audit@db2/audit`,
 		Args: cmdutil.ExactArgs(1, "the NAME of the context"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.Store == "" && opts.Token == "" {
-				return cmdutil.FlagErrorf("nothing to set: give --store and/or --token")
+			if opts.Store == "" && opts.Token == "" && opts.ReadStore == "" {
+				return cmdutil.FlagErrorf("nothing to set: give --store, --read-store and/or --token")
 			}
 			if opts.Token == "-" {
 				tok, err := readToken(opts.IO)
@@ -156,6 +158,7 @@ your shell history and of the process list.`,
 	// context's values, not the ones of this run.
 	set.Flags().StringVar(&opts.Store, "store", "", "the context's store `address`")
 	set.Flags().StringVar(&opts.Token, "token", "", "the context's bearer `token` for a remote store; - reads it from stdin")
+	set.Flags().StringVar(&opts.ReadStore, "read-store", "", "the context's read store `address`: a streaming standby of --store that reads go to")
 	del := &cobra.Command{
 		Use:     "delete-context NAME",
 		Short:   "Remove a context",
@@ -199,7 +202,7 @@ func effectiveRun(cmd *cobra.Command, opts *ConfigOptions) error {
 		file = cfg.File
 	}
 	values := map[string]string{
-		"store": cfg.Store, "token": cfg.Token, "context": cfg.Context, "output": cfg.Output,
+		"store": cfg.Store, "read-store": cfg.ReadStore, "token": cfg.Token, "context": cfg.Context, "output": cfg.Output,
 		"color": cfg.Color, "timezone": cfg.Timezone, "integrity.key-file": cfg.KeyFile,
 		"pager": iostreams.PagerCommand(cfg.PagerSet, cfg.Pager),
 	}
@@ -309,7 +312,7 @@ func setContextRun(opts *ConfigOptions) error {
 	if contexts, _, err := config.ReadContexts(opts.Path); err == nil {
 		_, existed = contexts[opts.Name]
 	}
-	if err := config.SetContext(opts.Path, opts.Name, opts.Store, opts.Token); err != nil {
+	if err := config.SetContext(opts.Path, opts.Name, config.Context{Store: opts.Store, Token: opts.Token, ReadStore: opts.ReadStore}); err != nil {
 		return cmdutil.FlagErrorWrap(err)
 	}
 	verb := "Created"

@@ -31,28 +31,32 @@ var Formats = []string{"csv", "jsonl", "json"}
 
 // ExportOptions holds what an export run needs.
 type ExportOptions struct {
-	IO       *iostreams.IOStreams
-	Store    func() (audit.Store, error)
+	IO    *iostreams.IOStreams
+	Store func() (audit.Store, error) // the store read: --read-store, else --store
+	// Primary is the store written, which Store is a copy of when
+	// --read-store is given; nil or the same store: no copy to wait for.
+	Primary  func() (audit.Store, error)
 	Now      func() time.Time
 	Location *time.Location
 
-	Filter     cmdutil.FilterFlags
-	Limit      int
-	Reverse    bool
-	Output     string // file name with placeholders; "" or "-" is stdout
-	Format     string // csv, jsonl, json; "" chooses from the file name
-	Force      bool
-	Raw        bool
-	WithRaw    bool
-	BOM        bool
-	Manifest   bool
-	CursorFile string
-	Verbose    bool
+	Filter      cmdutil.FilterFlags
+	Limit       int
+	Reverse     bool
+	Output      string // file name with placeholders; "" or "-" is stdout
+	Format      string // csv, jsonl, json; "" chooses from the file name
+	Force       bool
+	Raw         bool
+	WithRaw     bool
+	BOM         bool
+	Manifest    bool
+	CursorFile  string
+	Verbose     bool
+	ReplicaWait time.Duration
 }
 
 // NewCmdExport returns the export command. runF replaces exportRun in tests.
 func NewCmdExport(f *cmdutil.Factory, runF func(*ExportOptions) error) *cobra.Command {
-	opts := &ExportOptions{IO: f.IOStreams, Store: f.Store, Now: f.Now}
+	opts := &ExportOptions{IO: f.IOStreams, Store: f.Reader(), Primary: f.Store, Now: f.Now}
 	cmd := &cobra.Command{
 		Use:   "export [flags]",
 		Short: "Export audit events to a CSV, JSON Lines or JSON archive",
@@ -96,7 +100,12 @@ across runs no event is skipped or exported twice.
 
 On a terminal, a progress line on stderr shows rows, rate, how far, the
 time left and elapsed time while a file is written; -v prints a one-line
-summary when done.`,
+summary when done.
+
+With --read-store (a streaming standby of the store), the export reads the
+standby, once it has replayed every event the store held when the export
+began: it waits up to --replica-wait for that, then fails (exit 3) rather
+than write an archive that misses events.`,
 		Example: `  # Every Monday: last week's closed ISO week as CSV, e.g. audit-2026-W47.csv
   # crontab: 5 0 * * 1  audit export --period last-week -o /archive/audit-{period}.csv --manifest
   audit export --period last-week -o /archive/audit-{period}.csv --manifest
@@ -138,6 +147,7 @@ summary when done.`,
 	fl.BoolVar(&opts.Manifest, "manifest", false, "write FILE.manifest.json with row count, window, filters, seq/hash range and SHA-256")
 	fl.StringVar(&opts.CursorFile, "cursor-file", "", "export only events after the seq in `PATH`, then store the last exported seq there")
 	fl.BoolVarP(&opts.Verbose, "verbose", "v", false, "print a one-line summary on stderr")
+	fl.DurationVar(&opts.ReplicaWait, "replica-wait", time.Minute, "with --read-store: how long to wait for the read store to catch up with the store")
 	return cmd
 }
 
@@ -145,6 +155,9 @@ summary when done.`,
 func (opts *ExportOptions) validate() error {
 	if opts.Limit < 0 {
 		return cmdutil.FlagErrorf("invalid --limit %d: want a number >= 0 (0 = all)", opts.Limit)
+	}
+	if opts.ReplicaWait < 0 {
+		return cmdutil.FlagErrorf("invalid --replica-wait %s: want a duration >= 0 (e.g. 30s, 5m)", opts.ReplicaWait)
 	}
 	if opts.Format != "" {
 		opts.Format = strings.ToLower(strings.TrimSpace(opts.Format))
@@ -316,6 +329,17 @@ func exportRun(ctx context.Context, opts *ExportOptions) error {
 	st, err := opts.Store()
 	if err != nil {
 		return err
+	}
+	if opts.Primary != nil {
+		primary, err := opts.Primary()
+		if err != nil {
+			return err
+		}
+		if primary != st {
+			if err := audit.CatchUp(ctx, primary, st, opts.ReplicaWait); err != nil {
+				return err
+			}
+		}
 	}
 
 	// A cursor that cannot be written fails the run before the export, not

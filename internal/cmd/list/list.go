@@ -32,7 +32,7 @@ type ListOptions struct {
 
 // NewCmdList returns the list command. runF replaces listRun in tests.
 func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Command {
-	opts := &ListOptions{IO: f.IOStreams, Store: f.Store, Now: f.Now}
+	opts := &ListOptions{IO: f.IOStreams, Store: f.Reader(), Now: f.Now}
 	cmd := &cobra.Command{
 		Use:   "list [flags]",
 		Short: "List audit events, newest first",

@@ -32,10 +32,12 @@ const DefaultListen = "127.0.0.1:8787"
 
 // ServeOptions holds what a serve run needs.
 type ServeOptions struct {
-	IO     *iostreams.IOStreams
-	Store  func() (audit.Store, error)
-	Config func() (*config.Config, error)
-	Now    func() time.Time
+	IO    *iostreams.IOStreams
+	Store func() (audit.Store, error)
+	// ReadStore is what reads go to (--read-store); Store's when none.
+	ReadStore func() (audit.Store, error)
+	Config    func() (*config.Config, error)
+	Now       func() time.Time
 	// Location is the zone the web console shows times in.
 	Location func() *time.Location
 
@@ -64,7 +66,7 @@ type ServeOptions struct {
 func NewCmdServe(f *cmdutil.Factory, runF func(context.Context, *ServeOptions) error) *cobra.Command {
 	// Config is read through f at run time: the root command sets it up
 	// once the flags are parsed.
-	opts := &ServeOptions{IO: f.IOStreams, Store: f.Store, Now: f.Now, Location: f.Location,
+	opts := &ServeOptions{IO: f.IOStreams, Store: f.Store, ReadStore: f.Reader(), Now: f.Now, Location: f.Location,
 		Config: func() (*config.Config, error) { return f.Config() }}
 	cmd := &cobra.Command{
 		Use:   "serve [flags]",
@@ -206,6 +208,11 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		InsecureNoAuth: opts.InsecureNoAuth, Logger: log, Now: opts.Now}
 	if opts.Location != nil {
 		sopts.Location = opts.Location()
+	}
+	if opts.ReadStore != nil {
+		if sopts.ReadStore, err = opts.ReadStore(); err != nil {
+			return err
+		}
 	}
 	ntokens := 0
 	if !opts.InsecureNoAuth {

@@ -28,7 +28,7 @@ type ShowOptions struct {
 
 // NewCmdShow returns the show command. runF replaces showRun in tests.
 func NewCmdShow(f *cmdutil.Factory, runF func(*ShowOptions) error) *cobra.Command {
-	opts := &ShowOptions{IO: f.IOStreams, Store: f.Store, Now: f.Now}
+	opts := &ShowOptions{IO: f.IOStreams, Store: f.Reader(), Now: f.Now}
 	cmd := &cobra.Command{
 		Use:   "show ID...",
 		Short: "Show audit events in full",

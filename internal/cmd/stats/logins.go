@@ -40,7 +40,7 @@ type LoginsOptions struct {
 // NewCmdLogins returns the stats logins command. runF replaces loginsRun in
 // tests.
 func NewCmdLogins(f *cmdutil.Factory, runF func(*LoginsOptions) error) *cobra.Command {
-	opts := &LoginsOptions{IO: f.IOStreams, Store: f.Store, Now: f.Now}
+	opts := &LoginsOptions{IO: f.IOStreams, Store: f.Reader(), Now: f.Now}
 	var by []string
 	cmd := &cobra.Command{
 		Use:   "logins [flags]",

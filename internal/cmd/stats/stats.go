@@ -43,7 +43,7 @@ type StatsOptions struct {
 // NewCmdStats returns the stats command and its logins subcommand. runF
 // replaces statsRun in tests.
 func NewCmdStats(f *cmdutil.Factory, runF func(*StatsOptions) error) *cobra.Command {
-	opts := &StatsOptions{IO: f.IOStreams, Store: f.Store, Now: f.Now}
+	opts := &StatsOptions{IO: f.IOStreams, Store: f.Reader(), Now: f.Now}
 	var by []string
 	cmd := &cobra.Command{
 		Use:   "stats [flags]",

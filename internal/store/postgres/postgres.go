@@ -283,6 +283,8 @@ func (s *Store) wrapErr(op string, err error) error {
 			return fmt.Errorf("%w: %s %s: %s", audit.ErrUnavailable, op, s.where, pe.Message)
 		case strings.HasPrefix(pe.Code, "28"): // invalid authorization
 			return fmt.Errorf("%w: %s %s: %s", audit.ErrUnauthorized, op, s.where, pe.Message)
+		case pe.Code == "25006": // read_only_sql_transaction
+			return fmt.Errorf("%w: %s %s: the server is read-only (a standby?): write to the primary", audit.ErrUnavailable, op, s.where)
 		case pe.Code == "42501": // insufficient_privilege
 			return fmt.Errorf("%w: %s %s: %s", audit.ErrForbidden, op, s.where, pe.Message)
 		case strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "57P"), // connection, shutdown
