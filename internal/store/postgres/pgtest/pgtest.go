@@ -245,9 +245,13 @@ func (c *Cluster) Standby(cfg Config) *Cluster {
 	s := newCluster(c.t)
 	s.run("pg_basebackup", "-h", "127.0.0.1", "-p", strconv.Itoa(c.Port), "-U", "postgres", "-D", s.Data(),
 		"-X", "stream", "-R", "--no-sync", "-d", "application_name=standby")
+	// The primary's settings came along in the backup; a standby
+	// promoted with the primary's synchronous_standby_names would wait
+	// for a standby of its own at every commit.
 	s.appendConf("postgresql.auto.conf", append([]string{
 		fmt.Sprintf("port = %d", s.Port),
 		fmt.Sprintf("unix_socket_directories = '%s'", s.Dir),
+		"synchronous_standby_names = ''",
 	}, cfg.Settings...))
 	s.start()
 	return s
