@@ -1,10 +1,12 @@
-// Command watch measures `audit watch` against a SQLite store: the latency
-// from `audit record` returning to the event's line on watch's stdout, and
-// the CPU an idle watch uses.
+// Command watch measures `audit watch` against a store (a new SQLite file
+// by default): the latency from `audit record` returning, its event
+// committed, to the event's line on watch's stdout, and the CPU an idle
+// watch uses.
 //
 //	go run ./bench/watch                  # 1,000 events, then 60 s idle
 //	go run ./bench/watch -events 200 -idle 10s
 //	go run ./bench/watch -audit ./audit -cursor
+//	go run ./bench/watch -store 'postgres://…?search_path=bench'   # LISTEN/NOTIFY
 //
 // It builds cmd/audit unless -audit names a binary, and works in a fresh
 // temporary directory. Linux only (idle CPU is read from /proc).
@@ -31,14 +33,15 @@ func main() {
 	idle := flag.Duration("idle", 60*time.Second, "how long to measure an idle watch's CPU (0: skip)")
 	cursor := flag.Bool("cursor", false, "run watch with --cursor-file, as an alerting job would")
 	jitter := flag.Duration("jitter", 100*time.Millisecond, "random pause before each record, so that records fall anywhere in the poll interval")
+	store := flag.String("store", "", "the store `address` (default: a new SQLite file)")
 	flag.Parse()
-	if err := run(*bin, *events, *idle, *cursor, *jitter); err != nil {
+	if err := run(*bin, *store, *events, *idle, *cursor, *jitter); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin string, events int, idle time.Duration, cursor bool, jitter time.Duration) error {
+func run(bin, store string, events int, idle time.Duration, cursor bool, jitter time.Duration) error {
 	dir, err := os.MkdirTemp("", "audit-watch-bench-")
 	if err != nil {
 		return err
@@ -50,7 +53,11 @@ func run(bin string, events int, idle time.Duration, cursor bool, jitter time.Du
 			return fmt.Errorf("go build: %v\n%s", err, out)
 		}
 	}
-	env := append(os.Environ(), "AUDIT_STORE="+filepath.Join(dir, "audit.db"),
+	if store == "" {
+		store = filepath.Join(dir, "audit.db")
+	}
+	run := fmt.Sprintf("%d-", time.Now().UnixNano()) // ids of this run, on a store that has some
+	env := append(os.Environ(), "AUDIT_STORE="+store,
 		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "NO_COLOR=1")
 	command := func(args ...string) *exec.Cmd {
 		c := exec.Command(bin, args...)
@@ -65,7 +72,7 @@ func run(bin string, events int, idle time.Duration, cursor bool, jitter time.Du
 		}
 		return nil
 	}
-	if err := record("init"); err != nil {
+	if err := record(run + "init"); err != nil {
 		return err
 	}
 
@@ -106,7 +113,7 @@ func run(bin string, events int, idle time.Duration, cursor bool, jitter time.Du
 	early := 0
 	for i := range events {
 		time.Sleep(time.Duration(rand.Int64N(int64(jitter) + 1)))
-		id := fmt.Sprintf("bench-%d", i)
+		id := fmt.Sprintf("%sbench-%d", run, i)
 		t0 := time.Now()
 		if err := record(id); err != nil {
 			return err

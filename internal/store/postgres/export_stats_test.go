@@ -9,3 +9,6 @@ func SetTruncateMin(n int64) (restore func()) {
 	truncateMin = n
 	return func() { truncateMin = old }
 }
+
+// SchemaVersion is the schema version this code writes.
+var SchemaVersion = schemaVersion

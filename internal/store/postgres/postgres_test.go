@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/audit-cli/audit/internal/audit"
 	"github.com/audit-cli/audit/internal/store/postgres"
@@ -471,5 +472,103 @@ func TestReaderRoleCannotWrite(t *testing.T) {
 	}
 	if got := collect(t, owner, audit.Filter{}); len(got) != 3 {
 		t.Errorf("the store holds %d events after the refused write, want 3", len(got))
+	}
+}
+
+// collectorGrants are the grants of docs/postgres.md for a role that
+// writes events and can neither change nor delete them: SCHEMA and ROLE
+// are replaced.
+var collectorGrants = []string{
+	"GRANT USAGE ON SCHEMA SCHEMA TO ROLE",
+	"GRANT SELECT ON audit_schema_migrations, audit_events, audit_event_ids, audit_values, audit_checkpoints TO ROLE",
+	"GRANT INSERT ON audit_events, audit_event_ids, audit_values TO ROLE",
+	"GRANT SELECT, UPDATE ON audit_head TO ROLE",
+	"GRANT EXECUTE ON FUNCTION audit_make_partition(integer) TO ROLE",
+}
+
+// TestCollectorRole: a role with the collector grants appends and imports,
+// events of a month that has no partition yet included (made by
+// audit_make_partition with the owner's rights), and is refused every
+// change to what is stored: UPDATE, DELETE, TRUNCATE, DROP, a prune;
+// nothing it may not do happens, and the chain verifies.
+func TestCollectorRole(t *testing.T) {
+	ctx := context.Background()
+	dsn := freshSchema(t)
+	owner := open(t, dsn, testOptions)
+	if _, err := owner.Append(ctx, storetest.Events(3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Skipf("the test server's address %q is not a URL", dsn)
+	}
+	schema := u.Query().Get("search_path")
+	b := make([]byte, 4)
+	rand.Read(b)
+	role := "audit_collector_" + hex.EncodeToString(b)
+	admin(t, dsn, "CREATE ROLE "+role+" LOGIN PASSWORD 'collector-secret'")
+	t.Cleanup(func() {
+		admin(t, dsn, "DROP OWNED BY "+role)
+		admin(t, dsn, "DROP ROLE "+role)
+	})
+	for _, grant := range collectorGrants {
+		admin(t, dsn, strings.NewReplacer("SCHEMA SCHEMA", "SCHEMA "+schema, "ROLE", role).Replace(grant))
+	}
+	u.User = url.UserPassword(role, "collector-secret")
+	collector := open(t, u.String(), testOptions)
+
+	// A month long past, whose partition nobody made.
+	old := storetest.Events(5, 2)
+	for i := range old {
+		old[i].Time = time.Date(2019, 3, 1+i, 12, 0, 0, 0, time.UTC)
+	}
+	if res, err := collector.Append(ctx, old); err != nil || res.Added != 5 {
+		t.Fatalf("the collector's append to a new month: %+v, %v", res, err)
+	}
+	if n := count(t, dsn, "SELECT count(*) FROM audit_events_2019_03"); n != 5 {
+		t.Fatalf("the new month's partition holds %d events, want 5", n)
+	}
+	more := storetest.Events(500, 3)
+	res, err := collector.Import(ctx, func(yield func(audit.Event, error) bool) {
+		for _, e := range more {
+			if !yield(e, nil) {
+				return
+			}
+		}
+	})
+	if err != nil || res.Added != 500 {
+		t.Fatalf("the collector's import: %+v, %v", res, err)
+	}
+	again, err := collector.Append(ctx, old[:2])
+	if err != nil || again.Existing != 2 {
+		t.Fatalf("the collector's append of stored events: %+v, %v; want 2 existing", again, err)
+	}
+
+	c := connect(t, u.String())
+	for _, sql := range []string{
+		"UPDATE audit_events SET details = 'changed'",
+		"DELETE FROM audit_events",
+		"DELETE FROM audit_event_ids",
+		"TRUNCATE audit_events",
+		"DROP TABLE audit_events_2019_03",
+		"CREATE TABLE audit_events_2030_01 (LIKE audit_events)",
+	} {
+		_, err := c.Exec(ctx, sql)
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "42501" && pe.Code != "42P01" {
+			t.Errorf("the collector ran %q: %v, want permission denied", sql, err)
+		}
+	}
+	stored := collect(t, owner, audit.Filter{})
+	last := stored[len(stored)-1]
+	_, err = collector.Prune(ctx, audit.PruneRequest{Through: stored[0].Seq, Hash: stored[0].Hash, Events: 1})
+	if !errors.Is(err, audit.ErrForbidden) {
+		t.Errorf("the collector's prune: %v, want ErrForbidden", err)
+	}
+	if got := collect(t, owner, audit.Filter{}); len(got) != 508 || got[len(got)-1].Seq != last.Seq {
+		t.Errorf("the store holds %d events after the refused changes, want 508", len(got))
+	}
+	if _, err := audit.Verify(ctx, owner, audit.VerifyOptions{}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -164,6 +165,39 @@ ALTER TABLE audit_head ADD COLUMN values_epoch bigint NOT NULL DEFAULT 0;
 ALTER TABLE audit_events ADD COLUMN source text COLLATE "C" NOT NULL DEFAULT 'audit';
 ALTER TABLE audit_events ADD COLUMN raw text;
 `,
+}, {
+	description: "a month's partition made by a function, for writers that may not create tables",
+	sql: `
+-- audit_make_partition(m) makes the partition of month m (monthIndex:
+-- year*12 + month-1) unless it exists, as createPartition did itself
+-- before: a table LIKE audit_events, attached for the month's bounds,
+-- under the advisory lock of schema changes. It runs with the rights of
+-- the store's owner (SECURITY DEFINER, on a fixed search_path), so that a
+-- collector role granted EXECUTE on it, and INSERT on the tables, can
+-- write an event of a new month without the right to create or change
+-- tables (docs/postgres.md). It makes the name and the bounds from m
+-- alone: its caller chooses neither. Nobody else may call it.
+DO $do$
+BEGIN
+	EXECUTE format($f$
+CREATE FUNCTION %1$I.audit_make_partition(m integer) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = %1$I, pg_temp AS $body$
+DECLARE
+	name text := format('audit_events_%%s_%%s', lpad((m / 12)::text, 4, '0'), lpad((m %% 12 + 1)::text, 2, '0'));
+	lo timestamptz := make_timestamptz(m / 12, m %% 12 + 1, 1, 0, 0, 0, 'UTC');
+BEGIN
+	PERFORM pg_advisory_xact_lock(%2$s, hashtext(current_schema()));
+	IF to_regclass(name) IS NOT NULL THEN
+		RETURN;
+	END IF;
+	EXECUTE format('CREATE TABLE %%I (LIKE audit_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', name);
+	EXECUTE format('ALTER TABLE audit_events ATTACH PARTITION %%I FOR VALUES FROM (%%L) TO (%%L)', name, lo, lo + interval '1 month');
+END
+$body$$f$, current_schema(), ` + strconv.Itoa(lockClass) + `);
+	EXECUTE format('REVOKE ALL ON FUNCTION %I.audit_make_partition(integer) FROM PUBLIC', current_schema());
+END
+$do$;
+`,
 }}
 
 // facetsExpr is the expression of the facets index; queries repeat it
@@ -212,7 +246,14 @@ func (s *Store) migrate(ctx context.Context) error {
 				audit.ErrUnavailable, s.where)
 		}
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	// Up to date, as it is but once: nothing to lock or create (which a
+	// role that may only write events could not).
+	var v int
+	err := s.pool.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM audit_schema_migrations").Scan(&v)
+	if err == nil && v == schemaVersion {
+		return nil
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))", lockClass); err != nil {
 			return err
 		}
@@ -351,37 +392,16 @@ const partitionLockTimeout = "10s"
 
 func (s *Store) createPartition(ctx context.Context, m int) error {
 	name := partitionName(m)
-	from, to := monthStart(m), monthStart(m+1)
+	from := monthStart(m)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '"+partitionLockTimeout+"'"); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))", lockClass); err != nil {
-			return err
-		}
-		var exists bool
-		if err := tx.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", name).Scan(&exists); err != nil {
-			return err
-		}
-		if exists {
-			return nil
-		}
-		// The name and the bounds are made here from integers: no outside
-		// text is part of this SQL.
-		ddl := fmt.Sprintf(`CREATE TABLE %s (LIKE audit_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
-ALTER TABLE audit_events ATTACH PARTITION %s FOR VALUES FROM ('%s') TO ('%s')`,
-			name, name, pgTime(from), pgTime(to))
-		_, err := tx.Exec(ctx, ddl)
+		_, err := tx.Exec(ctx, "SELECT audit_make_partition($1)", m)
 		return err
 	})
 	if err != nil {
 		return s.wrapErr(fmt.Sprintf("create partition %s (events of %s) in", name, from.Format("2006-01")), err)
 	}
 	return nil
-}
-
-// pgTime formats a UTC time as a timestamptz literal, years past 9999
-// included.
-func pgTime(t time.Time) string {
-	return fmt.Sprintf("%04d-%02d-%02d 00:00:00+00", t.Year(), t.Month(), t.Day())
 }
