@@ -70,7 +70,9 @@ check() {
 	n=$(psql -qXAt "$url" -c "SELECT count(*) FROM audit_events")
 	gaps=$(psql -qXAt "$url" -c "SELECT count(*) - (max(seq) - min(seq) + 1) FROM audit_events")
 	"$audit" --store "$url" verify >/dev/null
-	echo "$n events, seq gaps $gaps, verify OK"
+	psql -qX "$url" -c "VACUUM ANALYZE" >/dev/null
+	bytes=$(psql -qXAt "$url" -c "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relname LIKE 'audit%' AND c.relkind IN ('r', 'p')")
+	echo "$n events, seq gaps $gaps, verify OK, $((bytes / n)) bytes/event on disk"
 }
 echo "| writers | events | wall | events/s | store |"
 echo "|---|---|---|---|---|"

@@ -128,7 +128,7 @@ may be a brute-force attack.`,
 	cmd.CompletionOptions.HiddenDefaultCmd = true
 	pf := cmd.PersistentFlags()
 	pf.String("store", "", "store `address`: a SQLite path, postgres://…, or http(s)://… of an audit serve (env AUDIT_STORE)")
-	pf.String("read-store", "", "read-only copy of the store (a PostgreSQL streaming standby) for list, show, export, stats and serve's reads (env AUDIT_READ_STORE)")
+	pf.String("read-store", "", "read store `address`: a streaming standby of the store, for list, show, export, stats and serve's reads (env AUDIT_READ_STORE)")
 	pf.StringVar(&configPath, "config", "", "config `file` (default $XDG_CONFIG_HOME/audit/config.yaml)")
 	pf.String("color", "auto", "color output: auto, always, never")
 	pf.Bool("utc", false, "read and show times in UTC instead of the local zone")
