@@ -34,6 +34,14 @@ type Statser interface {
 	Bursts(ctx context.Context, q BurstQuery) ([]Burst, error)
 }
 
+// RollupRebuilder is a store that keeps counts beside its events for
+// Stats (the SQLite store's rollups) and can count them all again, as
+// `audit stats --rebuild` asks after the events were changed by another
+// program.
+type RollupRebuilder interface {
+	RebuildRollups(ctx context.Context) error
+}
+
 // ErrNoStats means the store cannot compute statistics (it is not a
 // Statser). It is a runtime failure: the command line exits 1.
 var ErrNoStats = errors.New("this store cannot compute statistics")

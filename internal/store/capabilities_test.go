@@ -28,6 +28,7 @@ var capabilities = []struct {
 	{"Pruner", reflect.TypeFor[audit.Pruner]()},
 	{"Importer", reflect.TypeFor[audit.Importer]()},
 	{"TokenStore", reflect.TypeFor[audit.TokenStore]()},
+	{"RollupRebuilder", reflect.TypeFor[audit.RollupRebuilder]()},
 }
 
 var backends = []struct {

@@ -22,8 +22,10 @@ const DefaultTop = 5
 
 // StatsOptions holds what a stats run needs.
 type StatsOptions struct {
-	IO       *iostreams.IOStreams
-	Store    func() (audit.Store, error)
+	IO    *iostreams.IOStreams
+	Store func() (audit.Store, error) // read: --read-store, else --store
+	// Primary is the store written (--store), which --rebuild changes.
+	Primary  func() (audit.Store, error)
 	Now      func() time.Time
 	Location *time.Location
 
@@ -38,12 +40,13 @@ type StatsOptions struct {
 	Sort      string
 	Output    string
 	NoHeaders bool
+	Rebuild   bool
 }
 
 // NewCmdStats returns the stats command and its logins subcommand. runF
 // replaces statsRun in tests.
 func NewCmdStats(f *cmdutil.Factory, runF func(*StatsOptions) error) *cobra.Command {
-	opts := &StatsOptions{IO: f.IOStreams, Store: f.Reader(), Now: f.Now}
+	opts := &StatsOptions{IO: f.IOStreams, Store: f.Reader(), Primary: f.Store, Now: f.Now}
 	var by []string
 	cmd := &cobra.Command{
 		Use:   "stats [flags]",
@@ -72,6 +75,12 @@ saving changes: such a day has 23 or 25 hours.
 
 "audit stats logins" finds bursts of failed logins; see its help.
 
+A SQLite store keeps counts per hour and per day beside its events, which
+answer the review and --by over time, type, outcome, user, ip and
+resource without reading the events of the window (filters on anything
+else read the events). audit keeps them exact as it writes and prunes;
+--rebuild counts them again, for a file changed by another program.
+
 The filters are those of list. Review the log weekly: run
 "audit stats --period last-week" every Monday.`,
 		Example: `  # Last week's review
@@ -87,7 +96,10 @@ The filters are those of list. Review the log weekly: run
   audit stats --by ip --ip 10.0.0.0/8 --top 10 -o json
 
   # Bursts of failed logins last week
-  audit stats logins --period last-week`,
+  audit stats logins --period last-week
+
+  # Count the statistics again after the file was changed by hand
+  audit stats --rebuild`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dims, err := parseDimensions(by)
@@ -111,6 +123,9 @@ The filters are those of list. Review the log weekly: run
 			if runF != nil {
 				return runF(opts)
 			}
+			if opts.Rebuild {
+				return rebuildRun(cmd.Context(), opts)
+			}
 			return statsRun(cmd.Context(), opts)
 		},
 	}
@@ -119,6 +134,7 @@ The filters are those of list. Review the log weekly: run
 	cmd.Flags().IntVar(&opts.Top, "top", 0, "the review's list length (default 5); with --by, keep only the `N` largest groups (default all)")
 	cmd.Flags().StringVar(&opts.Sort, "sort", "", "order of --by groups: count (largest first) or key (default: key when grouping by day, hour or week, else count)")
 	cmdutil.AddStatsOutputFlags(cmd, &opts.Output, &opts.NoHeaders)
+	cmd.Flags().BoolVar(&opts.Rebuild, "rebuild", false, "count the SQLite store's statistics rollups again from its events, then exit")
 	cmd.AddCommand(NewCmdLogins(f, nil))
 	return cmd
 }
@@ -169,6 +185,23 @@ func defaultWindow(ios *iostreams.IOStreams, filter *audit.Filter, now time.Time
 		fmt.Fprintf(ios.ErrOut, "The last %d days: %s (--since, --until or --period choose another window).\n",
 			DefaultReviewDays, output.RangeText(filter.Since, time.Time{}, loc))
 	}
+}
+
+// rebuildRun counts the rollups of the store again.
+func rebuildRun(ctx context.Context, opts *StatsOptions) error {
+	st, err := opts.Primary()
+	if err != nil {
+		return err
+	}
+	rr, ok := st.(audit.RollupRebuilder)
+	if !ok {
+		return fmt.Errorf("this store keeps no rollups to rebuild: its statistics are counted from the events every time")
+	}
+	if err := rr.RebuildRollups(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(opts.IO.ErrOut, "Counted the statistics again from the events.")
+	return nil
 }
 
 func statsRun(ctx context.Context, opts *StatsOptions) error {

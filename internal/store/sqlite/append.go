@@ -109,6 +109,12 @@ type chainWriter struct {
 	// skipped tells that an insert was skipped as stored already; see
 	// commit.
 	skipped bool
+	// start is the seq of the head when the transaction began; counts
+	// are the rollup counts of the events inserted since (rollup.go),
+	// which add keeps unless batchCounts says that the caller does.
+	start       int64
+	counts      *rollupCounts
+	batchCounts bool
 	// rebuild holds the CREATE INDEX statements of the indexes that
 	// deferIndexes dropped, for commit to run again.
 	rebuild  []string
@@ -147,7 +153,8 @@ func (s *Store) beginChain(ctx context.Context, db *sql.DB) (*chainWriter, error
 	// statement; once per event is too costly for a large batch, so the
 	// statements run without it and callers check ctx themselves.
 	return &chainWriter{tx: tx, stmt: stmt, bg: context.WithoutCancel(ctx),
-		chain: audit.NewChain(s.opts.ChainKey), prev: prev, next: last + 1}, nil
+		chain: audit.NewChain(s.opts.ChainKey), prev: prev, next: last + 1, start: last,
+		counts: newRollupCounts()}, nil
 }
 
 // row is a validated event with what its insert needs that does not
@@ -200,6 +207,12 @@ func (w *chainWriter) add(r *row) (int64, string, error) {
 		}
 		if _, err := w.raw.ExecContext(w.bg, e.Seq, string(e.Raw)); err != nil {
 			return 0, "", fmt.Errorf("insert the original record of %q: %w", e.ID, err)
+		}
+	}
+	if !w.batchCounts {
+		w.counts.add(e, 1)
+		if err := w.flushFull(); err != nil {
+			return 0, "", err
 		}
 	}
 	w.prev = sum
@@ -302,6 +315,16 @@ func (w *chainWriter) commit(ctx context.Context) error {
 	if err := w.buildIndexes(ctx); err != nil {
 		return fmt.Errorf("build the indexes again: %w", err)
 	}
+	if err := w.counts.flush(w.bg, w.tx); err != nil {
+		return err
+	}
+	// The rollups count the events up to this commit's, if they counted
+	// those up to where it began (see rollup.go).
+	if w.next-1 > w.start {
+		if _, err := w.tx.ExecContext(w.bg, "UPDATE rollup_state SET seq = ? WHERE seq = ?", w.next-1, w.start); err != nil {
+			return fmt.Errorf("count the events into the rollups: %w", err)
+		}
+	}
 	if w.skipped {
 		last := w.next - 1
 		if _, err := w.tx.ExecContext(w.bg, `UPDATE sqlite_sequence SET seq = ? WHERE name = 'events' AND seq > ?`, last, last); err != nil {
@@ -309,6 +332,14 @@ func (w *chainWriter) commit(ctx context.Context) error {
 		}
 	}
 	return w.tx.Commit()
+}
+
+// flushFull adds the counts to the rollups once they are many.
+func (w *chainWriter) flushFull() error {
+	if w.counts.full() {
+		return w.counts.flush(w.bg, w.tx)
+	}
+	return nil
 }
 
 func (w *chainWriter) rollback() {

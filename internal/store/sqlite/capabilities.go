@@ -12,4 +12,5 @@ var (
 	_ audit.Pruner          = (*Store)(nil)
 	_ audit.Importer        = (*Store)(nil)
 	_ audit.TokenStore      = (*Store)(nil)
+	_ audit.RollupRebuilder = (*Store)(nil)
 )

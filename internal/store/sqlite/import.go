@@ -35,7 +35,11 @@ func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]
 	var res audit.AppendResult
 	type batch struct {
 		rows []row
-		err  error
+		// counts, when set, are the rollup counts of the rows so far
+		// not handed over yet (the reader hands them over when they are
+		// many, and with the last batch).
+		counts *rollupCounts
+		err    error
 	}
 	batches := make(chan batch, 4)
 	stop := make(chan struct{})
@@ -43,6 +47,7 @@ func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]
 	go func() {
 		defer close(batches)
 		b := make([]row, 0, importBatch)
+		counts := newRollupCounts()
 		send := func(x batch) bool {
 			select {
 			case batches <- x:
@@ -64,14 +69,19 @@ func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]
 			}
 			index++
 			b = append(b, newRow(e))
+			counts.add(&e, 1)
 			if len(b) == importBatch {
-				if !send(batch{rows: b}) {
+				x := batch{rows: b}
+				if counts.full() {
+					x.counts, counts = counts, newRollupCounts()
+				}
+				if !send(x) {
 					return
 				}
 				b = make([]row, 0, importBatch)
 			}
 		}
-		send(batch{rows: b})
+		send(batch{rows: b, counts: counts})
 	}()
 
 	// A stream that is bad from its first records does not create the
@@ -96,6 +106,7 @@ func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]
 		return res, s.wrapErr("import into", err)
 	}
 	defer w.rollback()
+	w.batchCounts = true // counted by the decoding goroutine
 	// Past this many new events, building the indexes anew at commit costs
 	// less than keeping them up to date; seq bounds the rows stored.
 	deferAfter := 3*(w.next-1) + deferIndexesMin
@@ -123,10 +134,19 @@ func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]
 				res.Added++
 			} else {
 				res.Existing++
+				w.counts.add(&b.rows[i].e, -1) // stored already: counted then
 			}
 		}
 		if b.err != nil {
 			return audit.AppendResult{}, b.err
+		}
+		if b.counts != nil {
+			if err := b.counts.flush(w.bg, w.tx); err != nil {
+				return audit.AppendResult{}, s.wrapErr("import into", err)
+			}
+		}
+		if err := w.flushFull(); err != nil {
+			return audit.AppendResult{}, s.wrapErr("import into", err)
 		}
 		if !w.deferred && int64(res.Added) >= deferAfter {
 			if err := w.deferIndexes(ctx); err != nil {

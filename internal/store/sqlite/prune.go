@@ -63,6 +63,9 @@ func (s *Store) prune(ctx context.Context, db *sql.DB, req audit.PruneRequest) (
 	if err := req.Check(found, h, n, newer); err != nil {
 		return audit.Checkpoint{}, err
 	}
+	if err := pruneRollups(ctx, tx, req.Through); err != nil {
+		return audit.Checkpoint{}, err
+	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM events WHERE seq <= ?", req.Through); err != nil {
 		return audit.Checkpoint{}, err
 	}

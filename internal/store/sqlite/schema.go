@@ -113,6 +113,10 @@ ALTER TABLE events DROP COLUMN raw;
 CREATE TRIGGER events_delete_raw AFTER DELETE ON events BEGIN
 	DELETE FROM event_raw WHERE seq = old.seq;
 END;`,
+
+	// 6: the rollups of the statistics (rollup.go), counted from the
+	// events stored so far.
+	rollupSchemaSQL,
 }
 
 // schemaVersion is the version this code writes and reads.

@@ -36,6 +36,10 @@ type Options struct {
 	// PollInterval is how often Follow looks for new events; 0 means
 	// DefaultPollInterval. Tests shorten it.
 	PollInterval time.Duration
+
+	// NoRollups makes Stats count every event instead of reading the
+	// rollups (rollup.go): the reference the rollups are tested against.
+	NoRollups bool
 }
 
 // DefaultPollInterval is how often Follow checks the file for new commits.

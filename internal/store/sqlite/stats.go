@@ -38,6 +38,11 @@ func (s *Store) Stats(ctx context.Context, q audit.StatsQuery) (audit.StatsResul
 		return audit.StatsResult{}, s.wrapErr("compute statistics of", err)
 	}
 	defer tx.Rollback()
+	if !s.opts.NoRollups {
+		if res, ok, err := s.statsFromRollups(ctx, tx, q); ok || err != nil {
+			return res, err
+		}
+	}
 
 	where, args := whereSQL(&q.Filter)
 	if where != "" {

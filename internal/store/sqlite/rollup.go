@@ -1,0 +1,610 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/audit-cli/audit/internal/audit"
+)
+
+// Rollups: counts of the events kept beside them, so that the statistics
+// of a period read a few thousand counts instead of every event of it.
+//
+//	rollup_hours  (hour, type, outcome)                   → events
+//	rollup_days   (day, dim, key1, key2, type, outcome)   → events
+//	rollup_state  seq: the rollups count every event with seq <= seq
+//
+// hour and day are UTC hours and days since 1970 (time / 1h, time / 24h;
+// times are never before 1970). dim is 'u' (key1 the login), 'i' (key1
+// the address, "" for none) or 'r' (key1 the resource type, key2 the
+// resource). Writers count their events in memory (rollupCounts) and add
+// the counts in the transaction that inserts them; prune subtracts those
+// of the events it deletes in its own. So the counts change with the
+// events, commit by commit, and a reader sees both from one snapshot.
+//
+// rollup_state.seq moves with a writer's commit only if it was the head
+// when the writer began: events written past it by something else (an
+// older audit, a foreign client) are left out of the rollups, and Stats
+// reads them from the events table, as it reads the events of the partial
+// hours and days at the ends of a window (statsFromRollups), so the
+// counts are always exact. `audit stats --rebuild` counts everything
+// again (RebuildRollups).
+
+// rebuildRollupsSQL counts every event into empty rollups.
+const rebuildRollupsSQL = `DELETE FROM rollup_hours;
+DELETE FROM rollup_days;
+INSERT INTO rollup_hours (hour, type, outcome, events)
+	SELECT time / 3600000000000, type, outcome, count(*) FROM events GROUP BY 1, 2, 3;
+INSERT INTO rollup_days (day, dim, key1, key2, type, outcome, events)
+	SELECT time / 86400000000000, 'u', user COLLATE BINARY, '', type, outcome, count(*) FROM events GROUP BY 1, 3, 5, 6;
+INSERT INTO rollup_days (day, dim, key1, key2, type, outcome, events)
+	SELECT time / 86400000000000, 'i', ip, '', type, outcome, count(*) FROM events GROUP BY 1, 3, 5, 6;
+INSERT INTO rollup_days (day, dim, key1, key2, type, outcome, events)
+	SELECT time / 86400000000000, 'r', resource_type COLLATE BINARY, resource COLLATE BINARY, type, outcome, count(*) FROM events GROUP BY 1, 3, 4, 5, 6;
+UPDATE rollup_state SET seq = (SELECT coalesce(max(seq), 0) FROM events);`
+
+// rollupSchemaSQL creates the rollups (a migration) and fills them.
+const rollupSchemaSQL = `CREATE TABLE rollup_hours (
+	hour    INTEGER NOT NULL,
+	type    TEXT    NOT NULL,
+	outcome TEXT    NOT NULL,
+	events  INTEGER NOT NULL,
+	PRIMARY KEY (hour, type, outcome)
+) WITHOUT ROWID;
+CREATE TABLE rollup_days (
+	day     INTEGER NOT NULL,
+	dim     TEXT    NOT NULL,
+	key1    TEXT    NOT NULL,
+	key2    TEXT    NOT NULL,
+	type    TEXT    NOT NULL,
+	outcome TEXT    NOT NULL,
+	events  INTEGER NOT NULL,
+	PRIMARY KEY (day, dim, key1, key2, type, outcome)
+) WITHOUT ROWID;
+CREATE TABLE rollup_state (
+	one INTEGER PRIMARY KEY CHECK (one = 1),
+	seq INTEGER NOT NULL
+);
+INSERT INTO rollup_state (one, seq) VALUES (1, 0);
+` + rebuildRollupsSQL
+
+type hourCount struct {
+	hour         int64
+	typ, outcome string
+}
+
+type dayCount struct {
+	day          int64
+	dim          byte
+	key1, key2   string
+	typ, outcome string
+}
+
+// rollupCounts are the counts of the events a writer has inserted and not
+// yet added to the rollups.
+type rollupCounts struct {
+	hours map[hourCount]*int64
+	days  map[dayCount]*int64
+}
+
+// maxRollupCounts bounds the counts a writer holds before it adds them to
+// the rollups (a large import's memory: about 100 bytes a count).
+const maxRollupCounts = 1 << 18
+
+func newRollupCounts() *rollupCounts {
+	return &rollupCounts{hours: map[hourCount]*int64{}, days: map[dayCount]*int64{}}
+}
+
+// add counts e (n = 1) or uncounts it (n = -1). A new count's key holds
+// copies of e's strings, which may share the memory of a whole decoded
+// batch.
+func (c *rollupCounts) add(e *audit.Event, n int64) {
+	t := e.Time.UnixNano()
+	h, d := t/nsHour, t/nsDay
+	typ, out := string(e.Type), string(e.Outcome)
+	hk := hourCount{h, typ, out}
+	p := c.hours[hk]
+	if p == nil {
+		p = new(int64)
+		hk.typ, hk.outcome = strings.Clone(typ), strings.Clone(out)
+		c.hours[hk] = p
+	}
+	*p += n
+	c.addDay(dayCount{d, 'u', e.User, "", typ, out}, n)
+	c.addDay(dayCount{d, 'i', e.IP, "", typ, out}, n)
+	c.addDay(dayCount{d, 'r', e.ResourceType, e.Resource, typ, out}, n)
+}
+
+func (c *rollupCounts) addDay(k dayCount, n int64) {
+	p := c.days[k]
+	if p == nil {
+		p = new(int64)
+		k.key1, k.key2 = strings.Clone(k.key1), strings.Clone(k.key2)
+		k.typ, k.outcome = strings.Clone(k.typ), strings.Clone(k.outcome)
+		c.days[k] = p
+	}
+	*p += n
+}
+
+func (c *rollupCounts) full() bool { return len(c.days) >= maxRollupCounts }
+
+// flush adds the counts to the rollups in tx and forgets them, a hundred
+// counts a statement.
+func (c *rollupCounts) flush(ctx context.Context, tx *sql.Tx) error {
+	hours := make([][]any, 0, len(c.hours))
+	for k, n := range c.hours {
+		if *n != 0 {
+			hours = append(hours, []any{k.hour, k.typ, k.outcome, *n})
+		}
+	}
+	days := make([][]any, 0, len(c.days))
+	for k, n := range c.days {
+		if *n != 0 {
+			days = append(days, []any{k.day, string(k.dim), k.key1, k.key2, k.typ, k.outcome, *n})
+		}
+	}
+	// In key order, the rows go into the tables' B-trees one page after
+	// the other: a third of the time of random order.
+	slices.SortFunc(hours, compareKeys)
+	slices.SortFunc(days, compareKeys)
+	if err := upsertCounts(ctx, tx, "rollup_hours (hour, type, outcome, events)", hours); err != nil {
+		return err
+	}
+	if err := upsertCounts(ctx, tx, "rollup_days (day, dim, key1, key2, type, outcome, events)", days); err != nil {
+		return err
+	}
+	clear(c.hours)
+	clear(c.days)
+	return nil
+}
+
+// compareKeys orders rows of counts by their keys (all but the last
+// value), as the rollup tables' primary keys order them.
+func compareKeys(a, b []any) int {
+	for i := range len(a) - 1 {
+		var c int
+		switch x := a[i].(type) {
+		case int64:
+			c = cmp.Compare(x, b[i].(int64))
+		case string:
+			c = strings.Compare(x, b[i].(string))
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// upsertBatch is how many counts one statement of upsertCounts adds.
+const upsertBatch = 100
+
+// upsertCounts adds each row's count (its last value) to the rollup
+// table's row of the same key, making it where there is none.
+func upsertCounts(ctx context.Context, tx *sql.Tx, table string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	width := len(rows[0])
+	group := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
+	stmts := map[int]*sql.Stmt{}
+	defer func() {
+		for _, st := range stmts {
+			st.Close()
+		}
+	}()
+	args := make([]any, 0, upsertBatch*width)
+	for len(rows) > 0 {
+		n := min(len(rows), upsertBatch)
+		st := stmts[n]
+		if st == nil {
+			var err error
+			st, err = tx.PrepareContext(ctx, "INSERT INTO "+table+" VALUES "+
+				strings.TrimSuffix(strings.Repeat(group+", ", n), ", ")+
+				" ON CONFLICT DO UPDATE SET events = events + excluded.events")
+			if err != nil {
+				return err
+			}
+			stmts[n] = st
+		}
+		args = args[:0]
+		for _, r := range rows[:n] {
+			args = append(args, r...)
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("count the events into the rollups: %w", err)
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+// pruneRollupsSQL subtracts from the rollups the events with seq <= ?1
+// that they count (those up to rollup_state.seq), then drops the counts
+// that reach zero: one statement after the other, each given the seq.
+var pruneRollupsSQL = []string{`INSERT INTO rollup_hours (hour, type, outcome, events)
+	SELECT time / 3600000000000, type, outcome, -count(*) FROM events
+	WHERE seq <= min(?1, (SELECT seq FROM rollup_state)) GROUP BY 1, 2, 3
+	ON CONFLICT DO UPDATE SET events = events + excluded.events`, `INSERT INTO rollup_days (day, dim, key1, key2, type, outcome, events)
+	SELECT time / 86400000000000, 'u', user COLLATE BINARY, '', type, outcome, -count(*) FROM events
+	WHERE seq <= min(?1, (SELECT seq FROM rollup_state)) GROUP BY 1, 3, 5, 6
+	ON CONFLICT DO UPDATE SET events = events + excluded.events`, `INSERT INTO rollup_days (day, dim, key1, key2, type, outcome, events)
+	SELECT time / 86400000000000, 'i', ip, '', type, outcome, -count(*) FROM events
+	WHERE seq <= min(?1, (SELECT seq FROM rollup_state)) GROUP BY 1, 3, 5, 6
+	ON CONFLICT DO UPDATE SET events = events + excluded.events`, `INSERT INTO rollup_days (day, dim, key1, key2, type, outcome, events)
+	SELECT time / 86400000000000, 'r', resource_type COLLATE BINARY, resource COLLATE BINARY, type, outcome, -count(*) FROM events
+	WHERE seq <= min(?1, (SELECT seq FROM rollup_state)) GROUP BY 1, 3, 4, 5, 6
+	ON CONFLICT DO UPDATE SET events = events + excluded.events`,
+	`DELETE FROM rollup_hours WHERE events <= 0 AND ?1 IS NOT NULL`,
+	`DELETE FROM rollup_days WHERE events <= 0 AND ?1 IS NOT NULL`}
+
+// pruneRollups subtracts the events with seq <= through from the rollups.
+func pruneRollups(ctx context.Context, tx *sql.Tx, through int64) error {
+	for _, q := range pruneRollupsSQL {
+		if _, err := tx.ExecContext(ctx, q, through); err != nil {
+			return fmt.Errorf("subtract the pruned events from the rollups: %w", err)
+		}
+	}
+	return nil
+}
+
+// RebuildRollups counts every event into the rollups again, in one write
+// transaction: for a store whose events were changed behind audit's back
+// (`audit stats --rebuild`).
+func (s *Store) RebuildRollups(ctx context.Context) error {
+	db, err := s.writer(ctx)
+	if err != nil {
+		return err
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return s.wrapErr("rebuild the statistics of", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, rebuildRollupsSQL); err != nil {
+		return s.wrapErr("rebuild the statistics of", err)
+	}
+	return s.wrapErr("rebuild the statistics of", tx.Commit())
+}
+
+// rollupPlan is how statsFromRollups answers a query: which rollup each
+// table reads, or why none can.
+type rollupPlan struct {
+	tables []rollupTable
+	why    string // why the rollups cannot answer; "" when they can
+}
+
+type rollupTable struct {
+	days bool // rollup_days (else rollup_hours)
+	dim  byte // rollup_days' dim
+	cols []string
+}
+
+// planRollups decides whether the rollups answer q: its filter selects by
+// time, type and outcome only, every table groups by time buckets, type
+// and outcome (rollup_hours, with a zone whose offsets and changes fall on
+// whole hours) or by one of login, address or resource, with type and
+// outcome (rollup_days).
+func planRollups(q *audit.StatsQuery) rollupPlan {
+	f := &q.Filter
+	switch {
+	case len(f.Users) > 0:
+		return rollupPlan{why: "--user"}
+	case len(f.Actions) > 0:
+		return rollupPlan{why: "--action"}
+	case len(f.Resources) > 0:
+		return rollupPlan{why: "--resource"}
+	case len(f.ResourceTypes) > 0:
+		return rollupPlan{why: "--resource-type"}
+	case len(f.IPs) > 0:
+		return rollupPlan{why: "--ip"}
+	case len(f.Sources) > 0:
+		return rollupPlan{why: "--source"}
+	case f.Search != "":
+		return rollupPlan{why: "--search"}
+	case f.After != 0 || f.Before != 0:
+		return rollupPlan{why: "a seq range"}
+	}
+	var plan rollupPlan
+	for _, t := range q.Tables {
+		var rt rollupTable
+		hasTime := false
+		for _, d := range t.By {
+			var dim byte
+			col := ""
+			switch d {
+			case audit.DimType:
+				col = "type"
+			case audit.DimOutcome:
+				col = "outcome"
+			case audit.DimDay, audit.DimHour, audit.DimWeek:
+				hasTime = true
+			case audit.DimUser:
+				dim, col = 'u', "key1"
+			case audit.DimIP:
+				dim, col = 'i', "key1"
+			case audit.DimResourceType:
+				dim, col = 'r', "key1"
+			case audit.DimResource:
+				dim, col = 'r', "key2"
+			default:
+				return rollupPlan{why: "a table by " + string(d)}
+			}
+			if dim != 0 {
+				if rt.dim != 0 && rt.dim != dim {
+					return rollupPlan{why: "a table by two of login, address and resource"}
+				}
+				rt.dim, rt.days = dim, true
+			}
+			rt.cols = append(rt.cols, col)
+		}
+		if hasTime && rt.days {
+			return rollupPlan{why: "a table by time and login, address or resource"}
+		}
+		if hasTime && !wholeHours(q.Zone) {
+			return rollupPlan{why: "a time zone whose offset is not a whole number of hours"}
+		}
+		plan.tables = append(plan.tables, rt)
+	}
+	return plan
+}
+
+// wholeHours reports whether every offset of z, and every change of it,
+// falls on a whole hour, so that all events of a UTC hour share one local
+// hour.
+func wholeHours(z audit.Zone) bool {
+	for i, o := range z {
+		if o.Offset%3600 != 0 || i > 0 && o.Since.UnixNano()%nsHour != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// offsetAt is z's offset in seconds at t (Unix nanoseconds), as offsetSQL
+// picks it.
+func offsetAt(z audit.Zone, t int64) int {
+	for i := len(z) - 1; i > 0; i-- {
+		if t >= clampNanos(z[i].Since) {
+			return z[i].Offset
+		}
+	}
+	if len(z) == 0 {
+		return 0
+	}
+	return z[0].Offset
+}
+
+// window is the part of a time range that whole units (hours, days)
+// cover, in Unix nanoseconds: [lo, hi). Events outside it, in the partial
+// units at the ends, are read from the events table.
+func window(f *audit.Filter, unit int64) (lo, hi int64) {
+	lo, hi = 0, math.MaxInt64
+	if !f.Since.IsZero() {
+		s := max(clampNanos(f.Since), 0)
+		lo = (s + unit - 1) / unit * unit
+	}
+	if !f.Until.IsZero() {
+		u := clampNanos(f.Until)
+		if u <= 0 {
+			return 0, 0
+		}
+		hi = u / unit * unit
+	}
+	if hi < lo {
+		hi = lo
+	}
+	return lo, hi
+}
+
+// rollupFilterSQL is the conditions of f on type and outcome over the
+// rollups' columns.
+func rollupFilterSQL(f *audit.Filter) (string, []any) {
+	var conds []string
+	var args []any
+	if len(f.Types) > 0 {
+		conds = append(conds, "type IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(f.Types)), ", ")+")")
+		for _, t := range f.Types {
+			args = append(args, string(t))
+		}
+	}
+	if f.Outcome != "" {
+		conds = append(conds, "outcome = ?")
+		args = append(args, string(f.Outcome))
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " AND " + strings.Join(conds, " AND "), args
+}
+
+// statsFromRollups answers q from the rollups and, for what they do not
+// count (the partial hours or days at the ends of the window, events past
+// rollup_state.seq), from the events table, all in tx. ok is false when
+// the rollups cannot answer q (planRollups).
+func (s *Store) statsFromRollups(ctx context.Context, tx *sql.Tx, q audit.StatsQuery) (res audit.StatsResult, ok bool, err error) {
+	plan := planRollups(&q)
+	if plan.why != "" {
+		return res, false, nil
+	}
+	var upTo int64
+	if err := tx.QueryRowContext(ctx, "SELECT seq FROM rollup_state").Scan(&upTo); err != nil {
+		return res, false, s.wrapErr("compute statistics of", err)
+	}
+	cond, cargs := rollupFilterSQL(&q.Filter)
+	where, wargs := whereSQL(&q.Filter)
+	if where == "" {
+		where = "1"
+	}
+	// rest selects the events of the filter that the rollups do not count
+	// within [lo, hi).
+	rest := func(lo, hi int64) (string, []any) {
+		return " WHERE " + where + " AND (time < ? OR time >= ? OR seq > ?)", append(slices.Clone(wargs), lo, hi, upTo)
+	}
+
+	// Totals: the hours' counts, and the rest.
+	lo, hi := window(&q.Filter, nsHour)
+	err = tx.QueryRowContext(ctx, "SELECT coalesce(sum(events), 0), coalesce(sum(CASE WHEN outcome = 'failure' THEN events END), 0) FROM rollup_hours WHERE hour >= ? AND hour < ?"+cond,
+		append([]any{lo / nsHour, hi / nsHour}, cargs...)...).Scan(&res.Total, &res.Failed)
+	if err != nil {
+		return res, false, s.wrapErr("compute statistics of", err)
+	}
+	rw, rargs := rest(lo, hi)
+	var n, failed int64
+	err = tx.QueryRowContext(ctx, "SELECT count(*), coalesce(sum(outcome = 'failure'), 0) FROM events"+rw, rargs...).Scan(&n, &failed)
+	if err != nil {
+		return res, false, s.wrapErr("compute statistics of", err)
+	}
+	res.Total += n
+	res.Failed += failed
+	if res.Total > 0 {
+		var first, last int64
+		err = tx.QueryRowContext(ctx, "SELECT (SELECT time FROM events WHERE "+where+" ORDER BY time LIMIT 1), (SELECT time FROM events WHERE "+where+" ORDER BY time DESC LIMIT 1)",
+			append(slices.Clone(wargs), wargs...)...).Scan(&first, &last)
+		if err != nil {
+			return res, false, s.wrapErr("compute statistics of", err)
+		}
+		res.First, res.Last = time.Unix(0, first).UTC(), time.Unix(0, last).UTC()
+	}
+
+	res.Tables = make([]audit.StatsTableResult, len(q.Tables))
+	for i, t := range q.Tables {
+		rt := plan.tables[i]
+		unit := nsHour
+		if rt.days {
+			unit = nsDay
+		}
+		lo, hi := window(&q.Filter, unit)
+		counts := map[string]*audit.StatsRow{}
+		addRow := func(keys []string, events, failed int64) {
+			k := strings.Join(keys, "\x00")
+			r := counts[k]
+			if r == nil {
+				r = &audit.StatsRow{Keys: keys}
+				counts[k] = r
+			}
+			r.Events += events
+			r.Failed += failed
+		}
+		if err := s.rollupRows(ctx, tx, t, rt, q.Zone, lo, hi, cond, cargs, addRow); err != nil {
+			return res, false, err
+		}
+		rw, rargs := rest(lo, hi)
+		all := audit.StatsTable{By: t.By}
+		tr, err := s.statsTable(ctx, tx, all, q.Zone, rw, rargs, nil)
+		if err != nil {
+			return res, false, err
+		}
+		for _, r := range tr.Rows {
+			addRow(r.Keys, r.Events, r.Failed)
+		}
+		out := audit.StatsTableResult{By: slices.Clone(t.By), Rows: make([]audit.StatsRow, 0, len(counts))}
+		for _, r := range counts {
+			if r.Events > 0 {
+				out.Rows = append(out.Rows, *r)
+			}
+		}
+		out.Groups = int64(len(out.Rows))
+		slices.SortFunc(out.Rows, audit.CompareRows)
+		if t.Top > 0 && len(out.Rows) > t.Top {
+			out.Rows = out.Rows[:t.Top]
+		}
+		res.Tables[i] = out
+	}
+	return res, true, nil
+}
+
+// rollupRows reads the counts of one table from its rollup over the whole
+// units in [lo, hi) and passes each group's keys and counts to add.
+func (s *Store) rollupRows(ctx context.Context, tx *sql.Tx, t audit.StatsTable, rt rollupTable, zone audit.Zone,
+	lo, hi int64, cond string, cargs []any, add func([]string, int64, int64)) error {
+	unit, table, bucket := nsHour, "rollup_hours", "hour"
+	if rt.days {
+		unit, table, bucket = nsDay, "rollup_days", "day"
+	}
+	hasTime := slices.ContainsFunc(t.By, audit.Dimension.IsTime)
+	var cols []string
+	if hasTime {
+		cols = append(cols, bucket)
+	}
+	for _, c := range rt.cols {
+		if c != "" {
+			cols = append(cols, c)
+		}
+	}
+	sel := strings.Join(cols, ", ")
+	if sel != "" {
+		sel += ", "
+	}
+	q := "SELECT " + sel + "coalesce(sum(events), 0), coalesce(sum(CASE WHEN outcome = 'failure' THEN events END), 0) FROM " + table +
+		" WHERE " + bucket + " >= ? AND " + bucket + " < ?"
+	args := []any{lo / unit, hi / unit}
+	if rt.days {
+		q += " AND dim = ?"
+		args = append(args, string(rt.dim))
+	}
+	q += cond
+	if len(cols) > 0 {
+		q += " GROUP BY " + strings.Join(cols, ", ")
+	}
+	args = append(args, cargs...)
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return s.wrapErr("compute statistics of", err)
+	}
+	defer rows.Close()
+	var b, events, failed int64
+	var vals []any
+	if hasTime {
+		vals = append(vals, &b)
+	}
+	texts := make([]string, len(cols)-len(vals))
+	for i := range texts {
+		vals = append(vals, &texts[i])
+	}
+	vals = append(vals, &events, &failed)
+	for rows.Next() {
+		if err := rows.Scan(vals...); err != nil {
+			return s.wrapErr("compute statistics of", err)
+		}
+		if events == 0 {
+			continue // sum() over no rows
+		}
+		keys := make([]string, len(t.By))
+		c := 0
+		for i, d := range t.By {
+			if !d.IsTime() {
+				keys[i] = texts[c]
+				c++
+				continue
+			}
+			off := offsetAt(zone, b*nsHour)
+			local := b + int64(off/3600) // the local hour
+			day := floorDiv(local, 24)
+			switch d {
+			case audit.DimHour:
+				keys[i] = audit.HourKey(local, off)
+			case audit.DimDay:
+				keys[i] = audit.DayKey(day)
+			case audit.DimWeek:
+				keys[i] = audit.WeekKey(7*floorDiv(day+3, 7) - 3)
+			}
+		}
+		add(keys, events, failed)
+	}
+	return rows.Err()
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
