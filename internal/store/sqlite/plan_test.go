@@ -101,6 +101,100 @@ func checkPlans(t *testing.T, s *Store) {
 	}
 }
 
+// planOf returns the lines of SQLite's plan for the query of f.
+func planOf(t *testing.T, s *Store, f audit.Filter) (string, []string) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := s.readers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, args := selectSQL(&f, f.Order, f.Limit)
+	rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	return q, plan
+}
+
+// TestQueryPlansEveryCombination: every combination of the filters the
+// command line builds (one value each; 2^11 of them, newest first with a
+// limit as list asks, and oldest first as export does) is served by an
+// index whenever it holds a filter that has one: the login or display
+// name, type, resource, resource type, address, failures, source, or a
+// window closed at both ends. Only combinations of the filters without
+// an index (action, search, an open window, success) may read the table
+// in seq order, which for list stops after its page.
+func TestQueryPlansEveryCombination(t *testing.T) {
+	s := openTemp(t)
+	if _, err := s.Append(context.Background(), storetest.Events(2000, 1)); err != nil {
+		t.Fatal(err)
+	}
+	since := storetest.Epoch.Add(time.Hour)
+	filters := []struct {
+		name    string
+		indexed bool
+		set     func(*audit.Filter)
+	}{
+		{"user", true, func(f *audit.Filter) { f.Users = []string{"jdavis"} }},
+		{"type", true, func(f *audit.Filter) { f.Types = []audit.Type{audit.TypeSecurity} }},
+		{"resource", true, func(f *audit.Filter) { f.Resources = []string{"bbb-node-1"} }},
+		{"resource-type", true, func(f *audit.Filter) { f.ResourceTypes = []string{"server"} }},
+		{"ip", true, func(f *audit.Filter) { f.IPs = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")} }},
+		{"failed", true, func(f *audit.Filter) { f.Outcome = audit.OutcomeFailure }},
+		{"source", true, func(f *audit.Filter) { f.Sources = []string{"cloudtrail"} }},
+		{"action", false, func(f *audit.Filter) { f.Actions = []string{"Portal Access"} }},
+		{"search", false, func(f *audit.Filter) { f.Search = "load" }},
+		{"since", false, func(f *audit.Filter) { f.Since = since }},
+		{"until", false, func(f *audit.Filter) { f.Until = since.Add(24 * time.Hour) }},
+	}
+	checked := 0
+	for mask := range 1 << len(filters) {
+		for _, order := range []audit.Order{audit.Descending, audit.Ascending} {
+			f := audit.Filter{Order: order}
+			if order == audit.Descending {
+				f.Limit = 50
+			}
+			var names []string
+			indexed := false
+			for i, fl := range filters {
+				if mask&(1<<i) != 0 {
+					fl.set(&f)
+					names = append(names, fl.name)
+					indexed = indexed || fl.indexed
+				}
+			}
+			indexed = indexed || !f.Since.IsZero() && !f.Until.IsZero()
+			if !indexed {
+				continue
+			}
+			q, plan := planOf(t, s, f)
+			searched, scanned := false, false
+			for _, line := range plan {
+				scanned = scanned || strings.HasPrefix(line, "SCAN events")
+				searched = searched || strings.HasPrefix(line, "SEARCH events USING")
+			}
+			if scanned || !searched {
+				t.Errorf("%s (order %v): not served by an index:\n  %s\n  %s", strings.Join(names, " "), order, q, strings.Join(plan, "\n  "))
+			}
+			checked++
+		}
+	}
+	if checked < 3000 {
+		t.Fatalf("only %d combinations checked", checked)
+	}
+}
+
 // TestConnectionSettings checks the durability and locking settings that
 // the DSN asks for really are in force.
 func TestConnectionSettings(t *testing.T) {
