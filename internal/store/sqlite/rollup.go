@@ -442,10 +442,51 @@ func (s *Store) statsFromRollups(ctx context.Context, tx *sql.Tx, q audit.StatsQ
 	if where == "" {
 		where = "1"
 	}
-	// rest selects the events of the filter that the rollups do not count
-	// within [lo, hi).
-	rest := func(lo, hi int64) (string, []any) {
-		return " WHERE " + where + " AND (time < ? OR time >= ? OR seq > ?)", append(slices.Clone(wargs), lo, hi, upTo)
+	// rest is the events of the filter that the rollups do not count for
+	// the window [lo, hi) of whole units: those before lo, those from hi
+	// on, and those in it past rollup_state.seq, each part a WHERE clause
+	// (with its arguments) to put after "FROM events". The parts are
+	// disjoint and each is one index range, its bounds the filter's own
+	// (SQLite takes one lower and one upper bound of a column, not the
+	// tightest): the time index at the ends, the seq order (NOT INDEXED:
+	// the rowid) in the middle.
+	rest := func(lo, hi int64) [][2]any {
+		var parts [][2]any
+		// part adds the events of the filter in [since, until) (a zero
+		// bound: the filter's own), with more conditions.
+		part := func(since, until time.Time, table, more string, margs ...any) {
+			f := q.Filter
+			if !since.IsZero() && (f.Since.IsZero() || since.After(f.Since)) {
+				f.Since = since
+			}
+			if !until.IsZero() && (f.Until.IsZero() || until.Before(f.Until)) {
+				f.Until = until
+			}
+			if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
+				return // empty
+			}
+			w, args := whereSQL(&f)
+			if w == "" {
+				w = "1"
+			}
+			parts = append(parts, [2]any{table + " WHERE " + w + more, append(args, margs...)})
+		}
+		bound := func(ns int64) time.Time {
+			if ns <= 0 || ns == math.MaxInt64 {
+				return time.Time{}
+			}
+			return time.Unix(0, ns)
+		}
+		if lo > 0 {
+			part(time.Time{}, bound(lo), "", "")
+		}
+		if hi < math.MaxInt64 {
+			part(bound(hi), time.Time{}, "", "")
+		}
+		if hi > lo {
+			part(bound(lo), bound(hi), " NOT INDEXED", " AND seq > ?", upTo)
+		}
+		return parts
 	}
 
 	// Totals: the hours' counts, and the rest.
@@ -455,14 +496,15 @@ func (s *Store) statsFromRollups(ctx context.Context, tx *sql.Tx, q audit.StatsQ
 	if err != nil {
 		return res, false, s.wrapErr("compute statistics of", err)
 	}
-	rw, rargs := rest(lo, hi)
-	var n, failed int64
-	err = tx.QueryRowContext(ctx, "SELECT count(*), coalesce(sum(outcome = 'failure'), 0) FROM events"+rw, rargs...).Scan(&n, &failed)
-	if err != nil {
-		return res, false, s.wrapErr("compute statistics of", err)
+	for _, part := range rest(lo, hi) {
+		var n, failed int64
+		err = tx.QueryRowContext(ctx, "SELECT count(*), coalesce(sum(outcome = 'failure'), 0) FROM events"+part[0].(string), part[1].([]any)...).Scan(&n, &failed)
+		if err != nil {
+			return res, false, s.wrapErr("compute statistics of", err)
+		}
+		res.Total += n
+		res.Failed += failed
 	}
-	res.Total += n
-	res.Failed += failed
 	if res.Total > 0 {
 		var first, last int64
 		err = tx.QueryRowContext(ctx, "SELECT (SELECT time FROM events WHERE "+where+" ORDER BY time LIMIT 1), (SELECT time FROM events WHERE "+where+" ORDER BY time DESC LIMIT 1)",
@@ -495,14 +537,15 @@ func (s *Store) statsFromRollups(ctx context.Context, tx *sql.Tx, q audit.StatsQ
 		if err := s.rollupRows(ctx, tx, t, rt, q.Zone, lo, hi, cond, cargs, addRow); err != nil {
 			return res, false, err
 		}
-		rw, rargs := rest(lo, hi)
 		all := audit.StatsTable{By: t.By}
-		tr, err := s.statsTable(ctx, tx, all, q.Zone, rw, rargs, nil)
-		if err != nil {
-			return res, false, err
-		}
-		for _, r := range tr.Rows {
-			addRow(r.Keys, r.Events, r.Failed)
+		for _, part := range rest(lo, hi) {
+			tr, err := s.statsTable(ctx, tx, all, q.Zone, part[0].(string), part[1].([]any), nil)
+			if err != nil {
+				return res, false, err
+			}
+			for _, r := range tr.Rows {
+				addRow(r.Keys, r.Events, r.Failed)
+			}
 		}
 		out := audit.StatsTableResult{By: slices.Clone(t.By), Rows: make([]audit.StatsRow, 0, len(counts))}
 		for _, r := range counts {
