@@ -10,7 +10,7 @@ import (
 	"github.com/audit-cli/audit/internal/store/storetest"
 )
 
-// A newest-first page without a time bound is read in two steps (the
+// A newest-first page without an upper time bound is read in two steps (the
 // newest seqs by seq alone, then the indexes below them): it must return
 // exactly what one query would, across the window's edge, with paging
 // bounds on either side of it and filters that match only old events.
@@ -42,6 +42,12 @@ func TestRecentFirstWindow(t *testing.T) {
 		{Types: []audit.Type{audit.TypeLogin}, After: top - 100, Limit: 500},
 		{Types: []audit.Type{audit.TypeLogin}, After: top - recentWindow - 500, Limit: 5000},
 		{Search: "e", Outcome: audit.OutcomeFailure, Limit: 3000},
+		// A lower time bound, as list --since 30d has: some of the page in
+		// the window, the rest below it, or none at all.
+		{Types: []audit.Type{audit.TypeSecurity}, Since: all[len(all)-recentWindow-1000].Time, Limit: 5000},
+		{Users: []string{"only-old"}, Since: all[50].Time, Limit: 50},
+		{Since: all[len(all)-10].Time, Limit: 50},
+		{Since: all[len(all)-1].Time.Add(1), Limit: 50},
 	} {
 		f.Order = audit.Descending
 		var want []int64
