@@ -97,6 +97,7 @@ bench: ## the benchmark scripts of docs/benchmarks.md on BENCH_N events (slow: m
 	BENCH_N=$(BENCH_N) bash bench/stats.sh
 	BENCH_N=$(BENCH_N) bash bench/verify.sh
 	BENCH_N=$(BENCH_N) bash bench/web.sh
+	bash bench/run.sh
 
 clean: ## remove build output and the demo store
 	rm -rf bin demo dist

@@ -33,3 +33,19 @@ peak_rss_kb() {
 	/usr/bin/time -f '%M' -o "$DATA/rss.txt" "$@" >/dev/null
 	cat "$DATA/rss.txt"
 }
+
+# ref_import DB CSV loads CSV into DB with the sqlite3 shell: the reference
+# an import is held to, a table of the same columns with indexes on id
+# (unique), time, (user, time) and (type, time).
+ref_import() {
+	sqlite3 "$1" <<SQL
+CREATE TABLE events(id TEXT, seq INTEGER, time TEXT, user TEXT, user_name TEXT, type TEXT,
+  action TEXT, resource_type TEXT, resource TEXT, details TEXT, ip TEXT, outcome TEXT, hash TEXT);
+CREATE UNIQUE INDEX events_id ON events(id);
+CREATE INDEX events_time ON events(time);
+CREATE INDEX events_user_time ON events(user, time);
+CREATE INDEX events_type_time ON events(type, time);
+.mode csv
+.import --skip 1 $2 events
+SQL
+}

@@ -12,16 +12,7 @@ echo "events: $N"
 # 1. Import
 rm -f "$DATA/sqlite3.db" "$DATA/import.db"*
 t0=$(now_ms)
-sqlite3 "$DATA/sqlite3.db" <<SQL
-CREATE TABLE events(id TEXT, seq INTEGER, time TEXT, user TEXT, user_name TEXT, type TEXT,
-  action TEXT, resource_type TEXT, resource TEXT, details TEXT, ip TEXT, outcome TEXT, hash TEXT);
-CREATE UNIQUE INDEX events_id ON events(id);
-CREATE INDEX events_time ON events(time);
-CREATE INDEX events_user_time ON events(user, time);
-CREATE INDEX events_type_time ON events(type, time);
-.mode csv
-.import --skip 1 $DATA/events-$N.csv events
-SQL
+ref_import "$DATA/sqlite3.db" "$DATA/events-$N.csv"
 t1=$(now_ms)
 "$AUDIT" --store "$DATA/import.db" import "$DATA/events-$N.jsonl"
 t2=$(now_ms)

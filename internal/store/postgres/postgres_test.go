@@ -442,31 +442,14 @@ func TestReaderRoleCannotWrite(t *testing.T) {
 	if _, err := owner.Append(ctx, storetest.Events(3, 1)); err != nil {
 		t.Fatal(err)
 	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Skipf("the test server's address %q is not a URL", dsn)
-	}
-	schema := u.Query().Get("search_path")
-	b := make([]byte, 4)
-	rand.Read(b)
-	role := "audit_reader_" + hex.EncodeToString(b)
-	admin(t, dsn, "CREATE ROLE "+role+" LOGIN PASSWORD 'reader-secret'")
-	t.Cleanup(func() {
-		admin(t, dsn, "DROP OWNED BY "+role)
-		admin(t, dsn, "DROP ROLE "+role)
-	})
-	for _, grant := range []string{
-		"GRANT USAGE ON SCHEMA " + schema + " TO " + role,
-		"GRANT SELECT ON ALL TABLES IN SCHEMA " + schema + " TO " + role,
-	} {
-		admin(t, dsn, grant)
-	}
-	u.User = url.UserPassword(role, "reader-secret")
-	reader := open(t, u.String(), testOptions)
+	reader := open(t, withRole(t, dsn, "audit_reader_", []string{
+		"GRANT USAGE ON SCHEMA SCHEMA TO ROLE",
+		"GRANT SELECT ON ALL TABLES IN SCHEMA SCHEMA TO ROLE",
+	}), testOptions)
 	if got := collect(t, reader, audit.Filter{}); len(got) != 3 {
 		t.Fatalf("the reader lists %d events, want 3", len(got))
 	}
-	_, err = reader.Append(ctx, storetest.Events(1, 2))
+	_, err := reader.Append(ctx, storetest.Events(1, 2))
 	if !errors.Is(err, audit.ErrForbidden) {
 		t.Fatalf("a reader's append: %v, want ErrForbidden", err)
 	}
@@ -475,9 +458,33 @@ func TestReaderRoleCannotWrite(t *testing.T) {
 	}
 }
 
+// withRole creates a login role for the test, named prefix and random
+// digits, gives it grants (the words SCHEMA and ROLE in them replaced by
+// the test's schema and the role), and returns dsn as that role.
+func withRole(t *testing.T, dsn, prefix string, grants []string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Skipf("the test server's address %q is not a URL", dsn)
+	}
+	schema := u.Query().Get("search_path")
+	b := make([]byte, 4)
+	rand.Read(b)
+	role := prefix + hex.EncodeToString(b)
+	admin(t, dsn, "CREATE ROLE "+role+" LOGIN PASSWORD 'role-secret'")
+	t.Cleanup(func() {
+		admin(t, dsn, "DROP OWNED BY "+role)
+		admin(t, dsn, "DROP ROLE "+role)
+	})
+	for _, grant := range grants {
+		admin(t, dsn, strings.NewReplacer("SCHEMA SCHEMA", "SCHEMA "+schema, "TO ROLE", "TO "+role).Replace(grant))
+	}
+	u.User = url.UserPassword(role, "role-secret")
+	return u.String()
+}
+
 // collectorGrants are the grants of docs/postgres.md for a role that
-// writes events and can neither change nor delete them: SCHEMA and ROLE
-// are replaced.
+// writes events and can neither change nor delete them.
 var collectorGrants = []string{
 	"GRANT USAGE ON SCHEMA SCHEMA TO ROLE",
 	"GRANT SELECT ON audit_schema_migrations, audit_events, audit_event_ids, audit_values, audit_checkpoints TO ROLE",
@@ -498,24 +505,8 @@ func TestCollectorRole(t *testing.T) {
 	if _, err := owner.Append(ctx, storetest.Events(3, 1)); err != nil {
 		t.Fatal(err)
 	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Skipf("the test server's address %q is not a URL", dsn)
-	}
-	schema := u.Query().Get("search_path")
-	b := make([]byte, 4)
-	rand.Read(b)
-	role := "audit_collector_" + hex.EncodeToString(b)
-	admin(t, dsn, "CREATE ROLE "+role+" LOGIN PASSWORD 'collector-secret'")
-	t.Cleanup(func() {
-		admin(t, dsn, "DROP OWNED BY "+role)
-		admin(t, dsn, "DROP ROLE "+role)
-	})
-	for _, grant := range collectorGrants {
-		admin(t, dsn, strings.NewReplacer("SCHEMA SCHEMA", "SCHEMA "+schema, "ROLE", role).Replace(grant))
-	}
-	u.User = url.UserPassword(role, "collector-secret")
-	collector := open(t, u.String(), testOptions)
+	collectorDSN := withRole(t, dsn, "audit_collector_", collectorGrants)
+	collector := open(t, collectorDSN, testOptions)
 
 	// A month long past, whose partition nobody made.
 	old := storetest.Events(5, 2)
@@ -544,7 +535,7 @@ func TestCollectorRole(t *testing.T) {
 		t.Fatalf("the collector's append of stored events: %+v, %v; want 2 existing", again, err)
 	}
 
-	c := connect(t, u.String())
+	c := connect(t, collectorDSN)
 	for _, sql := range []string{
 		"UPDATE audit_events SET details = 'changed'",
 		"DELETE FROM audit_events",

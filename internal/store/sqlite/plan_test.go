@@ -40,7 +40,6 @@ func TestQueryPlans(t *testing.T) {
 }
 
 func checkPlans(t *testing.T, s *Store) {
-	ctx := context.Background()
 	since := storetest.Epoch.Add(time.Hour)
 	cases := map[string]audit.Filter{
 		"user type since":  {Users: []string{"jdavis"}, Types: []audit.Type{audit.TypeLogin}, Since: since},
@@ -67,26 +66,8 @@ func checkPlans(t *testing.T, s *Store) {
 	// backwards from the newest event and stopping after n matches to
 	// sorting every event of the period; an action alone, which has no
 	// index (see the schema); outcome success, nearly every event.
-	db, err := s.readers(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for name, f := range cases {
-		q, args := selectSQL(&f, f.Order, f.Limit)
-		rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
+		q, plan := planOf(t, s, f)
 		t.Logf("%s: %s\n  %s", name, q, strings.Join(plan, "\n  "))
 		searched := false
 		for _, line := range plan {
