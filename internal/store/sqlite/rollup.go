@@ -47,7 +47,13 @@ INSERT INTO rollup_days (day, dim, key1, key2, type, outcome, events)
 	SELECT time / 86400000000000, 'i', ip, '', type, outcome, count(*) FROM events GROUP BY 1, 3, 5, 6;
 INSERT INTO rollup_days (day, dim, key1, key2, type, outcome, events)
 	SELECT time / 86400000000000, 'r', resource_type COLLATE BINARY, resource COLLATE BINARY, type, outcome, count(*) FROM events GROUP BY 1, 3, 4, 5, 6;
-UPDATE rollup_state SET seq = (SELECT coalesce(max(seq), 0) FROM events);`
+UPDATE rollup_state SET seq = max((SELECT coalesce(max(seq), 0) FROM events),
+	coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0));`
+
+// (rollup_state.seq goes up to the seq counter where that is higher than
+// the newest event, as after the newest events were deleted by hand: no
+// event is between them, and a writer's check that the rollups count up
+// to where it begins compares with the counter.)
 
 // rollupSchemaSQL creates the rollups (a migration) and fills them.
 const rollupSchemaSQL = `CREATE TABLE rollup_hours (
