@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -273,6 +274,11 @@ func getContextsRun(opts *ConfigOptions) error {
 		return nil
 	}
 	names := (&config.Config{Contexts: contexts}).ContextNames()
+	// A READ STORE column where a context has one.
+	readStores := false
+	for _, c := range contexts {
+		readStores = readStores || c.ReadStore != ""
+	}
 	rows := make([][]string, 0, len(names))
 	for _, n := range names {
 		mark, tok := "", "none"
@@ -282,9 +288,32 @@ func getContextsRun(opts *ConfigOptions) error {
 		if contexts[n].Token != "" {
 			tok = config.Redacted
 		}
-		rows = append(rows, []string{mark, n, contexts[n].Store, tok})
+		row := []string{mark, n, hidePassword(contexts[n].Store), tok}
+		if readStores {
+			rs := hidePassword(contexts[n].ReadStore)
+			if rs == "" {
+				rs = "none"
+			}
+			row = append(row, rs)
+		}
+		rows = append(rows, row)
 	}
-	return output.PrintGrid(opts.IO.Out, []string{"CURRENT", "NAME", "STORE", "TOKEN"}, rows)
+	header := []string{"CURRENT", "NAME", "STORE", "TOKEN"}
+	if readStores {
+		header = append(header, "READ STORE")
+	}
+	return output.PrintGrid(opts.IO.Out, header, rows)
+}
+
+// hidePassword shows a store address without the password a URL may
+// hold (postgres://audit:secret@db/audit).
+func hidePassword(address string) string {
+	if u, err := url.Parse(address); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			return u.Redacted()
+		}
+	}
+	return address
 }
 
 func currentContextRun(opts *ConfigOptions) error {

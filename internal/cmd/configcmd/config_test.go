@@ -123,6 +123,18 @@ func TestContexts(t *testing.T) {
 		t.Fatalf("get-contexts shows a token:\n%s", out)
 	}
 
+	// A read store joins a context, and the listing gains its column.
+	mustRun(t, "", "config", "set-context", "staging", "--read-store", "postgres://reader:hunter2@replica/audit")
+	out, _ = mustRun(t, "", "config", "get-contexts")
+	want = `CURRENT  NAME     STORE                        TOKEN     READ STORE
+*        local    local.db                     none      none
+         prod     https://audit2.example.com   REDACTED  none
+         staging  https://staging.example.com  REDACTED  postgres://reader:xxxxx@replica/audit
+`
+	if out != want {
+		t.Fatalf("get-contexts with a read store:\n%s\nwant:\n%s", out, want)
+	}
+
 	// The current context is the default store; --context picks another.
 	mustRun(t, "", "record", "--id", "ctx-1", "--user", "jdavis", "--type", "login")
 	if _, err := os.Stat(filepath.Join(dir, local)); err != nil {
