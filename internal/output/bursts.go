@@ -35,11 +35,7 @@ func PrintBursts(w io.Writer, bursts []audit.Burst, opts Options) error {
 		if opts.TTY {
 			err = writeLines(out, burstsTTY(bursts, opts))
 		} else if len(bursts) > 0 {
-			upper := make([]string, len(header))
-			for i, h := range header {
-				upper[i] = strings.ToUpper(h)
-			}
-			err = writeRecords(out, "tsv", opts.NoHeaders, upper, records)
+			err = writeRecords(out, "tsv", opts.NoHeaders, upperAll(header), records)
 		}
 	case "csv", "tsv":
 		err = writeRecords(out, opts.Format, opts.NoHeaders, header, records)
@@ -49,11 +45,7 @@ func PrintBursts(w io.Writer, bursts []audit.Burst, opts Options) error {
 			b.First, b.Last = b.First.UTC(), b.Last.UTC()
 			objs[i] = b
 		}
-		if opts.Format == "json" {
-			err = writeJSONArray(out, objs)
-		} else {
-			err = writeJSONLines(out, objs)
-		}
+		err = writeJSONAs(out, opts.Format, objs)
 	default:
 		err = statsFormatError(opts.Format)
 	}

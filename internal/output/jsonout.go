@@ -104,6 +104,15 @@ func writeJSON(out *sink, v any) error {
 	return out.WriteByte('\n')
 }
 
+// writeJSONAs writes vs as one JSON array (format json) or as JSON Lines
+// (jsonl).
+func writeJSONAs[T any](out *sink, format string, vs []T) error {
+	if format == "json" {
+		return writeJSONArray(out, vs)
+	}
+	return writeJSONLines(out, vs)
+}
+
 // writeJSONArray writes vs as one JSON array with an element a line, as the
 // json format of events does: "[", the elements separated by ",\n", "]\n";
 // none give "[]\n".

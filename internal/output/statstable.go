@@ -40,11 +40,7 @@ func PrintStatsTable(w io.Writer, by []audit.Dimension, rows []audit.StatsRow, o
 		if opts.TTY {
 			err = writeLines(out, statsTableTTY(by, rows, opts))
 		} else {
-			upper := make([]string, len(header))
-			for i, h := range header {
-				upper[i] = strings.ToUpper(h)
-			}
-			err = writeRecords(out, "tsv", opts.NoHeaders, upper, records)
+			err = writeRecords(out, "tsv", opts.NoHeaders, upperAll(header), records)
 		}
 	case "csv", "tsv":
 		err = writeRecords(out, opts.Format, opts.NoHeaders, header, records)
@@ -53,11 +49,7 @@ func PrintStatsTable(w io.Writer, by []audit.Dimension, rows []audit.StatsRow, o
 		for i, r := range rows {
 			objs[i] = rowObject(by, r)
 		}
-		if opts.Format == "json" {
-			err = writeJSONArray(out, objs)
-		} else {
-			err = writeJSONLines(out, objs)
-		}
+		err = writeJSONAs(out, opts.Format, objs)
 	default:
 		err = statsFormatError(opts.Format)
 	}
@@ -65,6 +57,15 @@ func PrintStatsTable(w io.Writer, by []audit.Dimension, rows []audit.StatsRow, o
 		return err
 	}
 	return out.flush()
+}
+
+// upperAll returns the names in capitals: the header of a piped table.
+func upperAll(names []string) []string {
+	upper := make([]string, len(names))
+	for i, n := range names {
+		upper[i] = strings.ToUpper(n)
+	}
+	return upper
 }
 
 // rowObject is a row as JSON: each key under its dimension's name, then

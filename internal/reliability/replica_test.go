@@ -16,7 +16,7 @@ import (
 	"github.com/audit-cli/audit/internal/store/postgres/pgtest"
 )
 
-// sql runs statements on a cluster as its administrator.
+// sqlExec runs statements on a cluster as its administrator.
 func sqlExec(t *testing.T, dsn, sql string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

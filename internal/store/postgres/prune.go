@@ -139,24 +139,23 @@ func (s *Store) Prune(ctx context.Context, req audit.PruneRequest) (audit.Checkp
 const dropLockTimeout = "1s"
 
 // dropEmpty detaches and drops the partitions of months before this one
-// that hold no event, as a prune leaves them, and returns their names.
+// that hold no event, as a prune leaves them.
 // Each goes in a transaction of its own that holds the head row, so that
 // no writer adds an event to it meanwhile, counts values_epoch up, so
 // that writers in other processes forget which partitions exist (see
 // lockHead) and make it again for an event of that month, and gives up on
 // a lock it does not get within dropLockTimeout, or a partition the role
 // may not drop: those stay, empty, and are dropped by a later prune.
-func (s *Store) dropEmpty(ctx context.Context) []string {
+func (s *Store) dropEmpty(ctx context.Context) {
 	rows, err := s.pool.Query(ctx, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 WHERE i.inhparent = 'audit_events'::regclass AND c.relname < $1 ORDER BY c.relname`, partitionName(monthIndex(time.Now())))
 	if err != nil {
-		return nil
+		return
 	}
 	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return nil
+		return
 	}
-	var dropped []string
 	for _, name := range names {
 		if !partitionRE.MatchString(name) {
 			continue // not made by this store
@@ -182,13 +181,11 @@ WHERE i.inhparent = 'audit_events'::regclass AND c.relname < $1 ORDER BY c.relna
 			return nil
 		})
 		if err == nil && gone {
-			dropped = append(dropped, name)
 			s.mu.Lock()
 			clear(s.months)
 			s.mu.Unlock()
 		}
 	}
-	return dropped
 }
 
 func (s *Store) prune(ctx context.Context, tx pgx.Tx, req audit.PruneRequest) (audit.Checkpoint, error) {

@@ -430,6 +430,14 @@ func rollupFilterSQL(f *audit.Filter) (string, []any) {
 	return " AND " + strings.Join(conds, " AND "), args
 }
 
+// restPart is a part of the events the rollups do not count: what
+// follows "FROM events" (a WHERE clause, maybe a table hint before it) and
+// its arguments.
+type restPart struct {
+	where string
+	args  []any
+}
+
 // statsFromRollups answers q from the rollups and, for what they do not
 // count (the partial hours or days at the ends of the window, events past
 // rollup_state.seq), from the events table, all in tx. ok is false when
@@ -456,8 +464,8 @@ func (s *Store) statsFromRollups(ctx context.Context, tx *sql.Tx, q audit.StatsQ
 	// (SQLite takes one lower and one upper bound of a column, not the
 	// tightest): the time index at the ends, the seq order (NOT INDEXED:
 	// the rowid) in the middle.
-	rest := func(lo, hi int64) [][2]any {
-		var parts [][2]any
+	rest := func(lo, hi int64) []restPart {
+		var parts []restPart
 		// part adds the events of the filter in [since, until) (a zero
 		// bound: the filter's own), with more conditions.
 		part := func(since, until time.Time, table, more string, margs ...any) {
@@ -475,7 +483,7 @@ func (s *Store) statsFromRollups(ctx context.Context, tx *sql.Tx, q audit.StatsQ
 			if w == "" {
 				w = "1"
 			}
-			parts = append(parts, [2]any{table + " WHERE " + w + more, append(args, margs...)})
+			parts = append(parts, restPart{table + " WHERE " + w + more, append(args, margs...)})
 		}
 		bound := func(ns int64) time.Time {
 			if ns <= 0 || ns == math.MaxInt64 {
@@ -504,7 +512,7 @@ func (s *Store) statsFromRollups(ctx context.Context, tx *sql.Tx, q audit.StatsQ
 	}
 	for _, part := range rest(lo, hi) {
 		var n, failed int64
-		err = tx.QueryRowContext(ctx, "SELECT count(*), coalesce(sum(outcome = 'failure'), 0) FROM events"+part[0].(string), part[1].([]any)...).Scan(&n, &failed)
+		err = tx.QueryRowContext(ctx, "SELECT count(*), coalesce(sum(outcome = 'failure'), 0) FROM events"+part.where, part.args...).Scan(&n, &failed)
 		if err != nil {
 			return res, false, s.wrapErr("compute statistics of", err)
 		}
@@ -545,7 +553,7 @@ func (s *Store) statsFromRollups(ctx context.Context, tx *sql.Tx, q audit.StatsQ
 		}
 		all := audit.StatsTable{By: t.By}
 		for _, part := range rest(lo, hi) {
-			tr, err := s.statsTable(ctx, tx, all, q.Zone, part[0].(string), part[1].([]any), nil)
+			tr, err := s.statsTable(ctx, tx, all, q.Zone, part.where, part.args, nil)
 			if err != nil {
 				return res, false, err
 			}
