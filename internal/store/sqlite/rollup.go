@@ -5,12 +5,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/audit-cli/audit/internal/audit"
+	"github.com/audit-cli/audit/internal/store/rollup"
 )
 
 // Rollups: counts of the events kept beside them, so that the statistics
@@ -279,136 +279,6 @@ func (s *Store) RebuildRollups(ctx context.Context) error {
 	return s.wrapErr("rebuild the statistics of", tx.Commit())
 }
 
-// rollupPlan is how statsFromRollups answers a query: which rollup each
-// table reads, or why none can.
-type rollupPlan struct {
-	tables []rollupTable
-	why    string // why the rollups cannot answer; "" when they can
-}
-
-type rollupTable struct {
-	days bool // rollup_days (else rollup_hours)
-	dim  byte // rollup_days' dim
-	cols []string
-}
-
-// planRollups decides whether the rollups answer q: its filter selects by
-// time, type and outcome only, every table groups by time buckets, type
-// and outcome (rollup_hours, with a zone whose offsets and changes fall on
-// whole hours) or by one of login, address or resource, with type and
-// outcome (rollup_days).
-func planRollups(q *audit.StatsQuery) rollupPlan {
-	f := &q.Filter
-	switch {
-	case len(f.Users) > 0:
-		return rollupPlan{why: "--user"}
-	case len(f.Actions) > 0:
-		return rollupPlan{why: "--action"}
-	case len(f.Resources) > 0:
-		return rollupPlan{why: "--resource"}
-	case len(f.ResourceTypes) > 0:
-		return rollupPlan{why: "--resource-type"}
-	case len(f.IPs) > 0:
-		return rollupPlan{why: "--ip"}
-	case len(f.Sources) > 0:
-		return rollupPlan{why: "--source"}
-	case f.Search != "":
-		return rollupPlan{why: "--search"}
-	case f.After != 0 || f.Before != 0:
-		return rollupPlan{why: "a seq range"}
-	}
-	var plan rollupPlan
-	for _, t := range q.Tables {
-		var rt rollupTable
-		hasTime := false
-		for _, d := range t.By {
-			var dim byte
-			col := ""
-			switch d {
-			case audit.DimType:
-				col = "type"
-			case audit.DimOutcome:
-				col = "outcome"
-			case audit.DimDay, audit.DimHour, audit.DimWeek:
-				hasTime = true
-			case audit.DimUser:
-				dim, col = 'u', "key1"
-			case audit.DimIP:
-				dim, col = 'i', "key1"
-			case audit.DimResourceType:
-				dim, col = 'r', "key1"
-			case audit.DimResource:
-				dim, col = 'r', "key2"
-			default:
-				return rollupPlan{why: "a table by " + string(d)}
-			}
-			if dim != 0 {
-				if rt.dim != 0 && rt.dim != dim {
-					return rollupPlan{why: "a table by two of login, address and resource"}
-				}
-				rt.dim, rt.days = dim, true
-			}
-			rt.cols = append(rt.cols, col)
-		}
-		if hasTime && rt.days {
-			return rollupPlan{why: "a table by time and login, address or resource"}
-		}
-		if hasTime && !wholeHours(q.Zone) {
-			return rollupPlan{why: "a time zone whose offset is not a whole number of hours"}
-		}
-		plan.tables = append(plan.tables, rt)
-	}
-	return plan
-}
-
-// wholeHours reports whether every offset of z, and every change of it,
-// falls on a whole hour, so that all events of a UTC hour share one local
-// hour.
-func wholeHours(z audit.Zone) bool {
-	for i, o := range z {
-		if o.Offset%3600 != 0 || i > 0 && o.Since.UnixNano()%nsHour != 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// offsetAt is z's offset in seconds at t (Unix nanoseconds), as offsetSQL
-// picks it.
-func offsetAt(z audit.Zone, t int64) int {
-	for i := len(z) - 1; i > 0; i-- {
-		if t >= clampNanos(z[i].Since) {
-			return z[i].Offset
-		}
-	}
-	if len(z) == 0 {
-		return 0
-	}
-	return z[0].Offset
-}
-
-// window is the part of a time range that whole units (hours, days)
-// cover, in Unix nanoseconds: [lo, hi). Events outside it, in the partial
-// units at the ends, are read from the events table.
-func window(f *audit.Filter, unit int64) (lo, hi int64) {
-	lo, hi = 0, math.MaxInt64
-	if !f.Since.IsZero() {
-		s := max(clampNanos(f.Since), 0)
-		lo = (s + unit - 1) / unit * unit
-	}
-	if !f.Until.IsZero() {
-		u := clampNanos(f.Until)
-		if u <= 0 {
-			return 0, 0
-		}
-		hi = u / unit * unit
-	}
-	if hi < lo {
-		hi = lo
-	}
-	return lo, hi
-}
-
 // rollupFilterSQL is the conditions of f on type and outcome over the
 // rollups' columns.
 func rollupFilterSQL(f *audit.Filter) (string, []any) {
@@ -430,21 +300,13 @@ func rollupFilterSQL(f *audit.Filter) (string, []any) {
 	return " AND " + strings.Join(conds, " AND "), args
 }
 
-// restPart is a part of the events the rollups do not count: what
-// follows "FROM events" (a WHERE clause, maybe a table hint before it) and
-// its arguments.
-type restPart struct {
-	where string
-	args  []any
-}
-
 // statsFromRollups answers q from the rollups and, for what they do not
 // count (the partial hours or days at the ends of the window, events past
 // rollup_state.seq), from the events table, all in tx. ok is false when
 // the rollups cannot answer q (planRollups).
 func (s *Store) statsFromRollups(ctx context.Context, tx *sql.Tx, q audit.StatsQuery) (res audit.StatsResult, ok bool, err error) {
-	plan := planRollups(&q)
-	if plan.why != "" {
+	plan := rollup.PlanQuery(&q)
+	if plan.Why != "" {
 		return res, false, nil
 	}
 	var upTo int64
@@ -457,54 +319,33 @@ func (s *Store) statsFromRollups(ctx context.Context, tx *sql.Tx, q audit.StatsQ
 		where = "1"
 	}
 	// rest is the events of the filter that the rollups do not count for
-	// the window [lo, hi) of whole units: those before lo, those from hi
-	// on, and those in it past rollup_state.seq, each part a WHERE clause
-	// (with its arguments) to put after "FROM events". The parts are
-	// disjoint and each is one index range, its bounds the filter's own
-	// (SQLite takes one lower and one upper bound of a column, not the
-	// tightest): the time index at the ends, the seq order (NOT INDEXED:
-	// the rowid) in the middle.
+	// the window [lo, hi) of whole units (rollup.Rest), each part a WHERE
+	// clause (with its arguments) to put after "FROM events". Each is one
+	// index range, its bounds the filter's own (SQLite takes one lower and
+	// one upper bound of a column, not the tightest): the time index at the
+	// ends, the seq order (NOT INDEXED: the rowid) in the middle.
+	type restPart struct {
+		where string
+		args  []any
+	}
 	rest := func(lo, hi int64) []restPart {
 		var parts []restPart
-		// part adds the events of the filter in [since, until) (a zero
-		// bound: the filter's own), with more conditions.
-		part := func(since, until time.Time, table, more string, margs ...any) {
-			f := q.Filter
-			if !since.IsZero() && (f.Since.IsZero() || since.After(f.Since)) {
-				f.Since = since
-			}
-			if !until.IsZero() && (f.Until.IsZero() || until.Before(f.Until)) {
-				f.Until = until
-			}
-			if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
-				return // empty
-			}
-			w, args := whereSQL(&f)
+		for _, p := range rollup.Rest(q.Filter, lo, hi) {
+			w, args := whereSQL(&p.Filter)
 			if w == "" {
 				w = "1"
 			}
-			parts = append(parts, restPart{table + " WHERE " + w + more, append(args, margs...)})
-		}
-		bound := func(ns int64) time.Time {
-			if ns <= 0 || ns == math.MaxInt64 {
-				return time.Time{}
+			if p.Past {
+				parts = append(parts, restPart{" NOT INDEXED WHERE " + w + " AND seq > ?", append(args, upTo)})
+			} else {
+				parts = append(parts, restPart{" WHERE " + w, args})
 			}
-			return time.Unix(0, ns)
-		}
-		if lo > 0 {
-			part(time.Time{}, bound(lo), "", "")
-		}
-		if hi < math.MaxInt64 {
-			part(bound(hi), time.Time{}, "", "")
-		}
-		if hi > lo {
-			part(bound(lo), bound(hi), " NOT INDEXED", " AND seq > ?", upTo)
 		}
 		return parts
 	}
 
 	// Totals: the hours' counts, and the rest.
-	lo, hi := window(&q.Filter, nsHour)
+	lo, hi := rollup.Window(&q.Filter, rollup.Hour)
 	err = tx.QueryRowContext(ctx, "SELECT coalesce(sum(events), 0), coalesce(sum(CASE WHEN outcome = 'failure' THEN events END), 0) FROM rollup_hours WHERE hour >= ? AND hour < ?"+cond,
 		append([]any{lo / nsHour, hi / nsHour}, cargs...)...).Scan(&res.Total, &res.Failed)
 	if err != nil {
@@ -531,24 +372,10 @@ func (s *Store) statsFromRollups(ctx context.Context, tx *sql.Tx, q audit.StatsQ
 
 	res.Tables = make([]audit.StatsTableResult, len(q.Tables))
 	for i, t := range q.Tables {
-		rt := plan.tables[i]
-		unit := nsHour
-		if rt.days {
-			unit = nsDay
-		}
-		lo, hi := window(&q.Filter, unit)
-		counts := map[string]*audit.StatsRow{}
-		addRow := func(keys []string, events, failed int64) {
-			k := strings.Join(keys, "\x00")
-			r := counts[k]
-			if r == nil {
-				r = &audit.StatsRow{Keys: keys}
-				counts[k] = r
-			}
-			r.Events += events
-			r.Failed += failed
-		}
-		if err := s.rollupRows(ctx, tx, t, rt, q.Zone, lo, hi, cond, cargs, addRow); err != nil {
+		rt := plan.Tables[i]
+		lo, hi := rollup.Window(&q.Filter, rt.Unit())
+		sum := rollup.Sum{}
+		if err := s.rollupRows(ctx, tx, t, rt, q.Zone, lo, hi, cond, cargs, sum.Add); err != nil {
 			return res, false, err
 		}
 		all := audit.StatsTable{By: t.By}
@@ -558,39 +385,28 @@ func (s *Store) statsFromRollups(ctx context.Context, tx *sql.Tx, q audit.StatsQ
 				return res, false, err
 			}
 			for _, r := range tr.Rows {
-				addRow(r.Keys, r.Events, r.Failed)
+				sum.Add(r.Keys, r.Events, r.Failed)
 			}
 		}
-		out := audit.StatsTableResult{By: slices.Clone(t.By), Rows: make([]audit.StatsRow, 0, len(counts))}
-		for _, r := range counts {
-			if r.Events > 0 {
-				out.Rows = append(out.Rows, *r)
-			}
-		}
-		out.Groups = int64(len(out.Rows))
-		slices.SortFunc(out.Rows, audit.CompareRows)
-		if t.Top > 0 && len(out.Rows) > t.Top {
-			out.Rows = out.Rows[:t.Top]
-		}
-		res.Tables[i] = out
+		res.Tables[i] = sum.Result(t)
 	}
 	return res, true, nil
 }
 
 // rollupRows reads the counts of one table from its rollup over the whole
 // units in [lo, hi) and passes each group's keys and counts to add.
-func (s *Store) rollupRows(ctx context.Context, tx *sql.Tx, t audit.StatsTable, rt rollupTable, zone audit.Zone,
+func (s *Store) rollupRows(ctx context.Context, tx *sql.Tx, t audit.StatsTable, rt rollup.Table, zone audit.Zone,
 	lo, hi int64, cond string, cargs []any, add func([]string, int64, int64)) error {
-	unit, table, bucket := nsHour, "rollup_hours", "hour"
-	if rt.days {
-		unit, table, bucket = nsDay, "rollup_days", "day"
+	unit, table, bucket := rt.Unit(), "rollup_hours", "hour"
+	if rt.Days {
+		table, bucket = "rollup_days", "day"
 	}
 	hasTime := slices.ContainsFunc(t.By, audit.Dimension.IsTime)
 	var cols []string
 	if hasTime {
 		cols = append(cols, bucket)
 	}
-	for _, c := range rt.cols {
+	for _, c := range rt.Cols {
 		if c != "" {
 			cols = append(cols, c)
 		}
@@ -602,9 +418,9 @@ func (s *Store) rollupRows(ctx context.Context, tx *sql.Tx, t audit.StatsTable, 
 	q := "SELECT " + sel + "coalesce(sum(events), 0), coalesce(sum(CASE WHEN outcome = 'failure' THEN events END), 0) FROM " + table +
 		" WHERE " + bucket + " >= ? AND " + bucket + " < ?"
 	args := []any{lo / unit, hi / unit}
-	if rt.days {
+	if rt.Days {
 		q += " AND dim = ?"
-		args = append(args, string(rt.dim))
+		args = append(args, string(rt.Dim))
 	}
 	q += cond
 	if len(cols) > 0 {
@@ -633,35 +449,8 @@ func (s *Store) rollupRows(ctx context.Context, tx *sql.Tx, t audit.StatsTable, 
 		if events == 0 {
 			continue // sum() over no rows
 		}
-		keys := make([]string, len(t.By))
-		c := 0
-		for i, d := range t.By {
-			if !d.IsTime() {
-				keys[i] = texts[c]
-				c++
-				continue
-			}
-			off := offsetAt(zone, b*nsHour)
-			local := b + int64(off/3600) // the local hour
-			day := floorDiv(local, 24)
-			switch d {
-			case audit.DimHour:
-				keys[i] = audit.HourKey(local, off)
-			case audit.DimDay:
-				keys[i] = audit.DayKey(day)
-			case audit.DimWeek:
-				keys[i] = audit.WeekKey(7*floorDiv(day+3, 7) - 3)
-			}
-		}
+		keys := rollup.Keys(t.By, zone, b, texts)
 		add(keys, events, failed)
 	}
 	return rows.Err()
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
 }

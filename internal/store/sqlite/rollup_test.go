@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/audit-cli/audit/internal/audit"
+	"github.com/audit-cli/audit/internal/store/rollup"
 	"github.com/audit-cli/audit/internal/store/storetest"
 )
 
@@ -117,7 +118,7 @@ func compareStats(t *testing.T, rolled, counted *Store, r *rand.Rand, zones []*t
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("%s, query %d (%+v):\nrollups: %+v\nevents:  %+v", when, i, q, got, want)
 		}
-		if planRollups(&q).why == "" {
+		if rollup.PlanQuery(&q).Why == "" {
 			fromRollups++
 		}
 	}
@@ -250,7 +251,7 @@ func TestRollupPlans(t *testing.T) {
 		{"users by address", audit.StatsQuery{Tables: []audit.StatsTable{{By: []audit.Dimension{audit.DimUser, audit.DimIP}}}},
 			"a table by two of login, address and resource"},
 	} {
-		if got := planRollups(&c.q).why; got != c.why {
+		if got := rollup.PlanQuery(&c.q).Why; got != c.why {
 			t.Errorf("%s: %q, want %q", c.name, got, c.why)
 		}
 	}
