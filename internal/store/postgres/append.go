@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/audit-cli/audit/internal/audit"
+	"github.com/audit-cli/audit/internal/store/rollup"
 )
 
 // eventColumns are the columns of audit_events a write fills, in the order
@@ -131,9 +132,10 @@ func (s *Store) Append(ctx context.Context, events []audit.Event) (audit.AppendR
 // before.
 type batch struct {
 	events []audit.Event
-	enc    []byte       // the rows, one after the other
-	offs   []int        // row i is enc[offs[i]:offs[i+1]]
-	values []facetValue // the distinct facet values of the events
+	enc    []byte         // the rows, one after the other
+	offs   []int          // row i is enc[offs[i]:offs[i+1]]
+	values []facetValue   // the distinct facet values of the events
+	counts *rollup.Counts // the rollup counts of all the events
 }
 
 func newBatch(events []audit.Event) *batch {
@@ -144,6 +146,10 @@ func newBatch(events []audit.Event) *batch {
 	}
 	b.offs = append(b.offs, len(b.enc))
 	b.values = batchValues(events)
+	b.counts = rollup.NewCounts()
+	for i := range events {
+		b.counts.Add(&events[i], 1)
+	}
 	return b
 }
 
@@ -279,6 +285,11 @@ type writer struct {
 	// the Store remembers them once it has committed.
 	values map[facetValue]struct{}
 	epoch  int64 // the values_epoch of the head row
+	// start is the seq of the head when the writer locked it; counts are
+	// the rollup counts of the events written since, not yet added to
+	// the rollups (rollup.go).
+	start  int64
+	counts *rollup.Counts
 }
 
 // lockHead locks the head row of the store and returns a writer that
@@ -318,7 +329,7 @@ func (s *Store) lockHead(ctx context.Context, tx pgx.Tx) (*writer, error) {
 	}
 	s.mu.Unlock()
 	return &writer{s: s, tx: tx, chain: audit.NewChain(s.opts.ChainKey), seq: seq, prev: prev,
-		values: map[facetValue]struct{}{}, epoch: epoch}, nil
+		values: map[facetValue]struct{}{}, epoch: epoch, start: seq, counts: rollup.NewCounts()}, nil
 }
 
 // write stores the events of batch whose ids are not stored yet (the
@@ -395,6 +406,19 @@ WHERE (SELECT true FROM audit_event_ids i WHERE i.id = u.id)`, ids)
 		return nil, nil, err
 	}
 	w.added += len(fresh)
+	// The batch counted all its events: take back those not written.
+	if len(fresh) < len(batch) {
+		for i := range batch {
+			if seqs[i] == 0 {
+				b.counts.Add(&batch[i], -1)
+			}
+		}
+	}
+	w.counts.Merge(b.counts)
+	b.counts = rollup.NewCounts()
+	if w.counts.Full() {
+		return seqs, hashes, w.flushCounts(ctx)
+	}
 	return seqs, hashes, nil
 }
 
@@ -603,7 +627,13 @@ func (w *writer) finish(ctx context.Context) error {
 	if w.added == 0 {
 		return nil
 	}
+	if err := w.flushCounts(ctx); err != nil {
+		return err
+	}
 	b := &pgx.Batch{}
+	// The rollups count the events up to this writer's, if they counted
+	// those up to where it began.
+	b.Queue("UPDATE audit_rollup_state SET seq = $1 WHERE seq = $2", w.seq, w.start)
 	b.Queue("UPDATE audit_head SET seq = $1, hash = $2", w.seq, hex.EncodeToString(w.prev))
 	w.s.mu.Lock()
 	notify, schema := w.s.notify == notifyYes, w.s.schema

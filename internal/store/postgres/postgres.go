@@ -55,6 +55,10 @@ type Options struct {
 	// PollOnly makes Follow poll instead of waiting for notifications, as
 	// it does by itself on engines without LISTEN/NOTIFY. Tests use it.
 	PollOnly bool
+
+	// NoRollups makes Stats count every event instead of reading the
+	// rollups (rollup.go): tests compare the two.
+	NoRollups bool
 }
 
 // DefaultPollInterval is how often Follow polls where it cannot LISTEN.

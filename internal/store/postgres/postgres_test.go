@@ -490,6 +490,7 @@ var collectorGrants = []string{
 	"GRANT SELECT ON audit_schema_migrations, audit_events, audit_event_ids, audit_values, audit_checkpoints TO ROLE",
 	"GRANT INSERT ON audit_events, audit_event_ids, audit_values TO ROLE",
 	"GRANT SELECT, UPDATE ON audit_head TO ROLE",
+	"GRANT SELECT, INSERT, UPDATE ON audit_rollup_hours, audit_rollup_days, audit_rollup_state TO ROLE",
 	"GRANT EXECUTE ON FUNCTION audit_make_partition(integer) TO ROLE",
 }
 

@@ -236,6 +236,9 @@ GROUP BY GROUPING SETS ((user_lc), (user_name_lc), (action_lc), (resource_type_l
 		return audit.Checkpoint{}, err
 	}
 
+	if err := pruneRollups(ctx, tx, req.Through); err != nil {
+		return audit.Checkpoint{}, err
+	}
 	deleted, err := truncateWhole(ctx, tx, req.Through)
 	if err != nil {
 		return audit.Checkpoint{}, err

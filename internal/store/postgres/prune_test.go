@@ -274,6 +274,7 @@ func TestCheckpointOfSchemaVersion1(t *testing.T) {
 	}
 	admin(t, dsn, `DROP TABLE audit_checkpoints; ALTER TABLE audit_head DROP COLUMN values_epoch;
 ALTER TABLE audit_events DROP COLUMN source, DROP COLUMN raw; DROP FUNCTION audit_make_partition(integer);
+DROP TABLE audit_rollup_hours, audit_rollup_days, audit_rollup_state;
 DELETE FROM audit_schema_migrations WHERE version > 1`)
 	old := open(t, dsn, testOptions)
 	if cp, err := old.Checkpoint(ctx); err != nil || !cp.IsZero() {

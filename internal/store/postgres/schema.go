@@ -198,6 +198,9 @@ $body$$f$, current_schema(), ` + strconv.Itoa(lockClass) + `);
 END
 $do$;
 `,
+}, {
+	description: "counts of the events per hour and per day, for statistics",
+	sql:         rollupSchemaSQL,
 }}
 
 // facetsExpr is the expression of the facets index; queries repeat it

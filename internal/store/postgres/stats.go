@@ -13,7 +13,8 @@ import (
 	"github.com/audit-cli/audit/internal/audit"
 )
 
-// Stats counts the events matching q.Filter with one GROUP BY per table,
+// Stats reads the rollups where they answer q (rollup.go), and otherwise
+// counts the events matching q.Filter with one GROUP BY per table,
 // under the WHERE clause of Query (whereSQL: the facets index, the BRIN
 // index on time and partition pruning serve it as they serve Query). All
 // of it runs in one read-only REPEATABLE READ transaction: the totals and
@@ -49,6 +50,13 @@ func (s *Store) Stats(ctx context.Context, q audit.StatsQuery) (audit.StatsResul
 		globs, err := resolveGlobs(ctx, tx, &q.Filter)
 		if err != nil {
 			return err
+		}
+		if !s.opts.NoRollups {
+			r, ok, err := s.statsFromRollups(ctx, tx, q, globs)
+			if err != nil || ok {
+				res = r
+				return err
+			}
 		}
 		var tot statsTotals
 		if len(q.Tables) == 0 {

@@ -16,6 +16,7 @@
 package rollup
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"strings"
@@ -24,9 +25,11 @@ import (
 	"github.com/audit-cli/audit/internal/audit"
 )
 
-// Hour and Day are the rollups' units, in nanoseconds.
+// Hour and Day are the rollups' units, in seconds: a bucket is the Unix
+// seconds of its events divided by its unit. Seconds, not nanoseconds,
+// so that times up to the year 9999 have buckets.
 const (
-	Hour = int64(time.Hour)
+	Hour = int64(3600)
 	Day  = 24 * Hour
 )
 
@@ -46,7 +49,7 @@ type Table struct {
 	Cols []string
 }
 
-// Unit is the length of the table's buckets, in nanoseconds.
+// Unit is the length of the table's buckets, in seconds.
 func (t Table) Unit() int64 {
 	if t.Days {
 		return Day
@@ -135,21 +138,11 @@ func wholeHours(z audit.Zone) bool {
 	return true
 }
 
-// Nanos is t in Unix nanoseconds, clamped to the range of an int64.
-func Nanos(t time.Time) int64 {
-	switch {
-	case t.Before(time.Unix(0, math.MinInt64)):
-		return math.MinInt64
-	case t.After(time.Unix(0, math.MaxInt64)):
-		return math.MaxInt64
-	}
-	return t.UnixNano()
-}
-
-// offsetAt is z's offset in seconds at t (Unix nanoseconds).
-func offsetAt(z audit.Zone, t int64) int {
+// offsetAt is z's offset in seconds at the start of UTC hour h.
+func offsetAt(z audit.Zone, h int64) int {
+	t := time.Unix(h*Hour, 0)
 	for i := len(z) - 1; i > 0; i-- {
-		if t >= Nanos(z[i].Since) {
+		if !t.Before(z[i].Since) {
 			return z[i].Offset
 		}
 	}
@@ -159,26 +152,33 @@ func offsetAt(z audit.Zone, t int64) int {
 	return z[0].Offset
 }
 
-// Window is the part of f's time range that whole units (hours, days)
-// cover, in Unix nanoseconds: [lo, hi). The events outside it, in the
-// partial units at the ends, are counted from the events table.
-func Window(f *audit.Filter, unit int64) (lo, hi int64) {
-	lo, hi = 0, math.MaxInt64
-	if !f.Since.IsZero() {
-		s := max(Nanos(f.Since), 0)
-		lo = (s + unit - 1) / unit * unit
+// Span is the buckets [Lo, Hi) of a unit (Hour or Day) that lie wholly
+// within a time range; Hi is math.MaxInt64 for a range without an end.
+type Span struct {
+	Lo, Hi, Unit int64
+}
+
+// Window is the part of f's time range that whole units cover. The
+// events outside it, in the partial units at the ends, are counted from
+// the events table.
+func Window(f *audit.Filter, unit int64) Span {
+	w := Span{0, math.MaxInt64, unit}
+	epoch := time.Unix(0, 0)
+	if !f.Since.IsZero() && f.Since.After(epoch) {
+		s := f.Since.Unix()
+		w.Lo = s / unit
+		if s%unit != 0 || f.Since.Nanosecond() != 0 {
+			w.Lo++
+		}
 	}
 	if !f.Until.IsZero() {
-		u := Nanos(f.Until)
-		if u <= 0 {
-			return 0, 0
+		if !f.Until.After(epoch) {
+			return Span{0, 0, unit}
 		}
-		hi = u / unit * unit
+		w.Hi = f.Until.Unix() / unit
 	}
-	if hi < lo {
-		hi = lo
-	}
-	return lo, hi
+	w.Hi = max(w.Hi, w.Lo)
+	return w
 }
 
 // Part is a part of the events of a query that the rollups do not count
@@ -189,10 +189,10 @@ type Part struct {
 	Past   bool
 }
 
-// Rest is what the rollups leave of f's events for the window [lo, hi):
-// those before lo, those from hi on, and those in it past the rollups.
-// The parts are disjoint, and each has one time range, within f's own.
-func Rest(f audit.Filter, lo, hi int64) []Part {
+// Rest is what the rollups leave of f's events for the window w: those
+// before it, those after it, and those in it past the rollups. The parts
+// are disjoint, and each has one time range, within f's own.
+func Rest(f audit.Filter, w Span) []Part {
 	var parts []Part
 	part := func(since, until time.Time, past bool) {
 		g := f
@@ -207,20 +207,20 @@ func Rest(f audit.Filter, lo, hi int64) []Part {
 		}
 		parts = append(parts, Part{g, past})
 	}
-	bound := func(ns int64) time.Time {
-		if ns <= 0 || ns == math.MaxInt64 {
+	bound := func(b int64) time.Time {
+		if b <= 0 || b == math.MaxInt64 {
 			return time.Time{}
 		}
-		return time.Unix(0, ns)
+		return time.Unix(b*w.Unit, 0)
 	}
-	if lo > 0 {
-		part(time.Time{}, bound(lo), false)
+	if w.Lo > 0 {
+		part(time.Time{}, bound(w.Lo), false)
 	}
-	if hi < math.MaxInt64 {
-		part(bound(hi), time.Time{}, false)
+	if w.Hi < math.MaxInt64 {
+		part(bound(w.Hi), time.Time{}, false)
 	}
-	if hi > lo {
-		part(bound(lo), bound(hi), true)
+	if w.Hi > w.Lo {
+		part(bound(w.Lo), bound(w.Hi), true)
 	}
 	return parts
 }
@@ -237,7 +237,7 @@ func Keys(by []audit.Dimension, zone audit.Zone, bucket int64, texts []string) [
 			c++
 			continue
 		}
-		off := offsetAt(zone, bucket*Hour)
+		off := offsetAt(zone, bucket)
 		local := bucket + int64(off/3600) // the local hour
 		day := floorDiv(local, 24)
 		switch d {
@@ -291,4 +291,133 @@ func (s Sum) Result(t audit.StatsTable) audit.StatsTableResult {
 		out.Rows = out.Rows[:t.Top]
 	}
 	return out
+}
+
+// HourRow is one count of the hours rollup.
+type HourRow struct {
+	Hour          int64
+	Type, Outcome string
+	Events        int64
+}
+
+// DayRow is one count of the days rollup.
+type DayRow struct {
+	Day           int64
+	Dim           byte
+	Key1, Key2    string
+	Type, Outcome string
+	Events        int64
+}
+
+type hourKey struct {
+	hour         int64
+	typ, outcome string
+}
+
+type dayKey struct {
+	day          int64
+	dim          byte
+	key1, key2   string
+	typ, outcome string
+}
+
+// Counts are the counts of the events a writer has inserted (or deletes)
+// and not yet added to the rollups.
+type Counts struct {
+	hours map[hourKey]*int64
+	days  map[dayKey]*int64
+}
+
+// maxCounts bounds the counts a writer holds before it adds them to the
+// rollups (a large import's memory: about 100 bytes a count).
+const maxCounts = 1 << 18
+
+// NewCounts returns empty counts.
+func NewCounts() *Counts {
+	return &Counts{hours: map[hourKey]*int64{}, days: map[dayKey]*int64{}}
+}
+
+// Add counts e (n = 1) or uncounts it (n = -1). A new count's key holds
+// copies of e's strings, which may share the memory of a whole decoded
+// batch.
+func (c *Counts) Add(e *audit.Event, n int64) {
+	t := e.Time.Unix()
+	h, d := t/Hour, t/Day
+	typ, out := string(e.Type), string(e.Outcome)
+	hk := hourKey{h, typ, out}
+	p := c.hours[hk]
+	if p == nil {
+		p = new(int64)
+		hk.typ, hk.outcome = strings.Clone(typ), strings.Clone(out)
+		c.hours[hk] = p
+	}
+	*p += n
+	c.addDay(dayKey{d, 'u', e.User, "", typ, out}, n)
+	c.addDay(dayKey{d, 'i', e.IP, "", typ, out}, n)
+	c.addDay(dayKey{d, 'r', e.ResourceType, e.Resource, typ, out}, n)
+}
+
+func (c *Counts) addDay(k dayKey, n int64) {
+	p := c.days[k]
+	if p == nil {
+		p = new(int64)
+		k.key1, k.key2 = strings.Clone(k.key1), strings.Clone(k.key2)
+		k.typ, k.outcome = strings.Clone(k.typ), strings.Clone(k.outcome)
+		c.days[k] = p
+	}
+	*p += n
+}
+
+// Merge adds o's counts to c.
+func (c *Counts) Merge(o *Counts) {
+	for k, n := range o.hours {
+		if p := c.hours[k]; p != nil {
+			*p += *n
+		} else {
+			c.hours[k] = n
+		}
+	}
+	for k, n := range o.days {
+		if p := c.days[k]; p != nil {
+			*p += *n
+		} else {
+			c.days[k] = n
+		}
+	}
+}
+
+// Full reports whether the writer should add the counts to the rollups
+// now rather than hold more.
+func (c *Counts) Full() bool { return len(c.days) >= maxCounts }
+
+// Rows are the counts that are not zero, in the order of the rollups'
+// keys: in that order the rows go into the tables' B-trees one page after
+// the other, a third of the time of random order.
+func (c *Counts) Rows() ([]HourRow, []DayRow) {
+	hours := make([]HourRow, 0, len(c.hours))
+	for k, n := range c.hours {
+		if *n != 0 {
+			hours = append(hours, HourRow{k.hour, k.typ, k.outcome, *n})
+		}
+	}
+	days := make([]DayRow, 0, len(c.days))
+	for k, n := range c.days {
+		if *n != 0 {
+			days = append(days, DayRow{k.day, k.dim, k.key1, k.key2, k.typ, k.outcome, *n})
+		}
+	}
+	slices.SortFunc(hours, func(a, b HourRow) int {
+		return cmp.Or(cmp.Compare(a.Hour, b.Hour), strings.Compare(a.Type, b.Type), strings.Compare(a.Outcome, b.Outcome))
+	})
+	slices.SortFunc(days, func(a, b DayRow) int {
+		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.Dim, b.Dim), strings.Compare(a.Key1, b.Key1),
+			strings.Compare(a.Key2, b.Key2), strings.Compare(a.Type, b.Type), strings.Compare(a.Outcome, b.Outcome))
+	})
+	return hours, days
+}
+
+// Reset forgets the counts.
+func (c *Counts) Reset() {
+	clear(c.hours)
+	clear(c.days)
 }

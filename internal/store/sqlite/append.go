@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/audit-cli/audit/internal/audit"
+	"github.com/audit-cli/audit/internal/store/rollup"
 )
 
 const insertSQL = `INSERT INTO events (seq, id, time, user, user_name, type, action, resource_type, resource, details, ip, ip_bin, outcome, hash, source)
@@ -113,7 +114,7 @@ type chainWriter struct {
 	// are the rollup counts of the events inserted since (rollup.go),
 	// which add keeps unless batchCounts says that the caller does.
 	start       int64
-	counts      *rollupCounts
+	counts      *rollup.Counts
 	batchCounts bool
 	// rebuild holds the CREATE INDEX statements of the indexes that
 	// deferIndexes dropped, for commit to run again.
@@ -154,7 +155,7 @@ func (s *Store) beginChain(ctx context.Context, db *sql.DB) (*chainWriter, error
 	// statements run without it and callers check ctx themselves.
 	return &chainWriter{tx: tx, stmt: stmt, bg: context.WithoutCancel(ctx),
 		chain: audit.NewChain(s.opts.ChainKey), prev: prev, next: last + 1, start: last,
-		counts: newRollupCounts()}, nil
+		counts: rollup.NewCounts()}, nil
 }
 
 // row is a validated event with what its insert needs that does not
@@ -210,7 +211,7 @@ func (w *chainWriter) add(r *row) (int64, string, error) {
 		}
 	}
 	if !w.batchCounts {
-		w.counts.add(e, 1)
+		w.counts.Add(e, 1)
 		if err := w.flushFull(); err != nil {
 			return 0, "", err
 		}
@@ -315,7 +316,7 @@ func (w *chainWriter) commit(ctx context.Context) error {
 	if err := w.buildIndexes(ctx); err != nil {
 		return fmt.Errorf("build the indexes again: %w", err)
 	}
-	if err := w.counts.flush(w.bg, w.tx); err != nil {
+	if err := flushCounts(w.bg, w.tx, w.counts); err != nil {
 		return err
 	}
 	// The rollups count the events up to this commit's, if they counted
@@ -336,8 +337,8 @@ func (w *chainWriter) commit(ctx context.Context) error {
 
 // flushFull adds the counts to the rollups once they are many.
 func (w *chainWriter) flushFull() error {
-	if w.counts.full() {
-		return w.counts.flush(w.bg, w.tx)
+	if w.counts.Full() {
+		return flushCounts(w.bg, w.tx, w.counts)
 	}
 	return nil
 }

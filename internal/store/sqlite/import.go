@@ -9,6 +9,7 @@ import (
 
 	"github.com/audit-cli/audit/internal/audit"
 	"github.com/audit-cli/audit/internal/retry"
+	"github.com/audit-cli/audit/internal/store/rollup"
 )
 
 // importBatch is how many decoded events travel together from the reading
@@ -38,7 +39,7 @@ func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]
 		// counts, when set, are the rollup counts of the rows so far
 		// not handed over yet (the reader hands them over when they are
 		// many, and with the last batch).
-		counts *rollupCounts
+		counts *rollup.Counts
 		err    error
 	}
 	batches := make(chan batch, 4)
@@ -47,7 +48,7 @@ func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]
 	go func() {
 		defer close(batches)
 		b := make([]row, 0, importBatch)
-		counts := newRollupCounts()
+		counts := rollup.NewCounts()
 		send := func(x batch) bool {
 			select {
 			case batches <- x:
@@ -69,11 +70,11 @@ func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]
 			}
 			index++
 			b = append(b, newRow(e))
-			counts.add(&e, 1)
+			counts.Add(&e, 1)
 			if len(b) == importBatch {
 				x := batch{rows: b}
-				if counts.full() {
-					x.counts, counts = counts, newRollupCounts()
+				if counts.Full() {
+					x.counts, counts = counts, rollup.NewCounts()
 				}
 				if !send(x) {
 					return
@@ -134,14 +135,14 @@ func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]
 				res.Added++
 			} else {
 				res.Existing++
-				w.counts.add(&b.rows[i].e, -1) // stored already: counted then
+				w.counts.Add(&b.rows[i].e, -1) // stored already: counted then
 			}
 		}
 		if b.err != nil {
 			return audit.AppendResult{}, b.err
 		}
 		if b.counts != nil {
-			if err := b.counts.flush(w.bg, w.tx); err != nil {
+			if err := flushCounts(w.bg, w.tx, b.counts); err != nil {
 				return audit.AppendResult{}, s.wrapErr("import into", err)
 			}
 		}

@@ -14,7 +14,7 @@ import (
 // built at commit time). go test -bench Import -cpuprofile shows where
 // the time goes.
 func BenchmarkImport(b *testing.B) {
-	events := spreadEvents(200_000, 1, 365)
+	events := storetest.SpreadEvents(200_000, 1, 365)
 	for b.Loop() {
 		s, err := Open(filepath.Join(b.TempDir(), "audit.db"), Options{})
 		if err != nil {

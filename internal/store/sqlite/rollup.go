@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -80,112 +79,26 @@ CREATE TABLE rollup_state (
 INSERT INTO rollup_state (one, seq) VALUES (1, 0);
 ` + rebuildRollupsSQL
 
-type hourCount struct {
-	hour         int64
-	typ, outcome string
-}
-
-type dayCount struct {
-	day          int64
-	dim          byte
-	key1, key2   string
-	typ, outcome string
-}
-
-// rollupCounts are the counts of the events a writer has inserted and not
-// yet added to the rollups.
-type rollupCounts struct {
-	hours map[hourCount]*int64
-	days  map[dayCount]*int64
-}
-
-// maxRollupCounts bounds the counts a writer holds before it adds them to
-// the rollups (a large import's memory: about 100 bytes a count).
-const maxRollupCounts = 1 << 18
-
-func newRollupCounts() *rollupCounts {
-	return &rollupCounts{hours: map[hourCount]*int64{}, days: map[dayCount]*int64{}}
-}
-
-// add counts e (n = 1) or uncounts it (n = -1). A new count's key holds
-// copies of e's strings, which may share the memory of a whole decoded
-// batch.
-func (c *rollupCounts) add(e *audit.Event, n int64) {
-	t := e.Time.UnixNano()
-	h, d := t/nsHour, t/nsDay
-	typ, out := string(e.Type), string(e.Outcome)
-	hk := hourCount{h, typ, out}
-	p := c.hours[hk]
-	if p == nil {
-		p = new(int64)
-		hk.typ, hk.outcome = strings.Clone(typ), strings.Clone(out)
-		c.hours[hk] = p
-	}
-	*p += n
-	c.addDay(dayCount{d, 'u', e.User, "", typ, out}, n)
-	c.addDay(dayCount{d, 'i', e.IP, "", typ, out}, n)
-	c.addDay(dayCount{d, 'r', e.ResourceType, e.Resource, typ, out}, n)
-}
-
-func (c *rollupCounts) addDay(k dayCount, n int64) {
-	p := c.days[k]
-	if p == nil {
-		p = new(int64)
-		k.key1, k.key2 = strings.Clone(k.key1), strings.Clone(k.key2)
-		k.typ, k.outcome = strings.Clone(k.typ), strings.Clone(k.outcome)
-		c.days[k] = p
-	}
-	*p += n
-}
-
-func (c *rollupCounts) full() bool { return len(c.days) >= maxRollupCounts }
-
-// flush adds the counts to the rollups in tx and forgets them, a hundred
+// flushCounts adds c to the rollups in tx and forgets them, a hundred
 // counts a statement.
-func (c *rollupCounts) flush(ctx context.Context, tx *sql.Tx) error {
-	hours := make([][]any, 0, len(c.hours))
-	for k, n := range c.hours {
-		if *n != 0 {
-			hours = append(hours, []any{k.hour, k.typ, k.outcome, *n})
-		}
+func flushCounts(ctx context.Context, tx *sql.Tx, c *rollup.Counts) error {
+	hours, days := c.Rows()
+	hrows := make([][]any, len(hours))
+	for i, h := range hours {
+		hrows[i] = []any{h.Hour, h.Type, h.Outcome, h.Events}
 	}
-	days := make([][]any, 0, len(c.days))
-	for k, n := range c.days {
-		if *n != 0 {
-			days = append(days, []any{k.day, string(k.dim), k.key1, k.key2, k.typ, k.outcome, *n})
-		}
+	drows := make([][]any, len(days))
+	for i, d := range days {
+		drows[i] = []any{d.Day, string(d.Dim), d.Key1, d.Key2, d.Type, d.Outcome, d.Events}
 	}
-	// In key order, the rows go into the tables' B-trees one page after
-	// the other: a third of the time of random order.
-	slices.SortFunc(hours, compareKeys)
-	slices.SortFunc(days, compareKeys)
-	if err := upsertCounts(ctx, tx, "rollup_hours (hour, type, outcome, events)", hours); err != nil {
+	if err := upsertCounts(ctx, tx, "rollup_hours (hour, type, outcome, events)", hrows); err != nil {
 		return err
 	}
-	if err := upsertCounts(ctx, tx, "rollup_days (day, dim, key1, key2, type, outcome, events)", days); err != nil {
+	if err := upsertCounts(ctx, tx, "rollup_days (day, dim, key1, key2, type, outcome, events)", drows); err != nil {
 		return err
 	}
-	clear(c.hours)
-	clear(c.days)
+	c.Reset()
 	return nil
-}
-
-// compareKeys orders rows of counts by their keys (all but the last
-// value), as the rollup tables' primary keys order them.
-func compareKeys(a, b []any) int {
-	for i := range len(a) - 1 {
-		var c int
-		switch x := a[i].(type) {
-		case int64:
-			c = cmp.Compare(x, b[i].(int64))
-		case string:
-			c = strings.Compare(x, b[i].(string))
-		}
-		if c != 0 {
-			return c
-		}
-	}
-	return 0
 }
 
 // upsertBatch is how many counts one statement of upsertCounts adds.
@@ -328,9 +241,9 @@ func (s *Store) statsFromRollups(ctx context.Context, tx *sql.Tx, q audit.StatsQ
 		where string
 		args  []any
 	}
-	rest := func(lo, hi int64) []restPart {
+	rest := func(w rollup.Span) []restPart {
 		var parts []restPart
-		for _, p := range rollup.Rest(q.Filter, lo, hi) {
+		for _, p := range rollup.Rest(q.Filter, w) {
 			w, args := whereSQL(&p.Filter)
 			if w == "" {
 				w = "1"
@@ -345,13 +258,13 @@ func (s *Store) statsFromRollups(ctx context.Context, tx *sql.Tx, q audit.StatsQ
 	}
 
 	// Totals: the hours' counts, and the rest.
-	lo, hi := rollup.Window(&q.Filter, rollup.Hour)
+	span := rollup.Window(&q.Filter, rollup.Hour)
 	err = tx.QueryRowContext(ctx, "SELECT coalesce(sum(events), 0), coalesce(sum(CASE WHEN outcome = 'failure' THEN events END), 0) FROM rollup_hours WHERE hour >= ? AND hour < ?"+cond,
-		append([]any{lo / nsHour, hi / nsHour}, cargs...)...).Scan(&res.Total, &res.Failed)
+		append([]any{span.Lo, span.Hi}, cargs...)...).Scan(&res.Total, &res.Failed)
 	if err != nil {
 		return res, false, s.wrapErr("compute statistics of", err)
 	}
-	for _, part := range rest(lo, hi) {
+	for _, part := range rest(span) {
 		var n, failed int64
 		err = tx.QueryRowContext(ctx, "SELECT count(*), coalesce(sum(outcome = 'failure'), 0) FROM events"+part.where, part.args...).Scan(&n, &failed)
 		if err != nil {
@@ -373,13 +286,13 @@ func (s *Store) statsFromRollups(ctx context.Context, tx *sql.Tx, q audit.StatsQ
 	res.Tables = make([]audit.StatsTableResult, len(q.Tables))
 	for i, t := range q.Tables {
 		rt := plan.Tables[i]
-		lo, hi := rollup.Window(&q.Filter, rt.Unit())
+		span := rollup.Window(&q.Filter, rt.Unit())
 		sum := rollup.Sum{}
-		if err := s.rollupRows(ctx, tx, t, rt, q.Zone, lo, hi, cond, cargs, sum.Add); err != nil {
+		if err := s.rollupRows(ctx, tx, t, rt, q.Zone, span, cond, cargs, sum.Add); err != nil {
 			return res, false, err
 		}
 		all := audit.StatsTable{By: t.By}
-		for _, part := range rest(lo, hi) {
+		for _, part := range rest(span) {
 			tr, err := s.statsTable(ctx, tx, all, q.Zone, part.where, part.args, nil)
 			if err != nil {
 				return res, false, err
@@ -396,8 +309,8 @@ func (s *Store) statsFromRollups(ctx context.Context, tx *sql.Tx, q audit.StatsQ
 // rollupRows reads the counts of one table from its rollup over the whole
 // units in [lo, hi) and passes each group's keys and counts to add.
 func (s *Store) rollupRows(ctx context.Context, tx *sql.Tx, t audit.StatsTable, rt rollup.Table, zone audit.Zone,
-	lo, hi int64, cond string, cargs []any, add func([]string, int64, int64)) error {
-	unit, table, bucket := rt.Unit(), "rollup_hours", "hour"
+	span rollup.Span, cond string, cargs []any, add func([]string, int64, int64)) error {
+	table, bucket := "rollup_hours", "hour"
 	if rt.Days {
 		table, bucket = "rollup_days", "day"
 	}
@@ -417,7 +330,7 @@ func (s *Store) rollupRows(ctx context.Context, tx *sql.Tx, t audit.StatsTable, 
 	}
 	q := "SELECT " + sel + "coalesce(sum(events), 0), coalesce(sum(CASE WHEN outcome = 'failure' THEN events END), 0) FROM " + table +
 		" WHERE " + bucket + " >= ? AND " + bucket + " < ?"
-	args := []any{lo / unit, hi / unit}
+	args := []any{span.Lo, span.Hi}
 	if rt.Days {
 		q += " AND dim = ?"
 		args = append(args, string(rt.Dim))
