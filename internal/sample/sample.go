@@ -4,6 +4,7 @@
 package sample
 
 import (
+	"container/heap"
 	"fmt"
 	"iter"
 	"math/rand/v2"
@@ -83,48 +84,97 @@ func Generate(n int, days int, now time.Time, seed int64) iter.Seq[audit.Event] 
 		r := rand.New(rand.NewPCG(uint64(seed), 0x5eed))
 		start := now.Add(-time.Duration(days) * 24 * time.Hour)
 		// Events arrive at a rate proportional to activity(t): the gap
-		// after t is scale/activity(t), with scale chosen so that n events
-		// fill the span.
-		var area float64 // the span's activity, in activity-hours
+		// after t is scale/activity(t), with scale chosen so that the
+		// events to go fill the rest of the span. rest[h] is the activity
+		// from hour h of the span to its end, in activity-hours.
+		var rest []float64
 		for t := start; t.Before(now); t = t.Add(time.Hour) {
-			area += activity(t)
+			rest = append(rest, activity(t))
 		}
-		// activity-hours between draws; a draw is 1.04 events on average,
-		// counting the brute-force bursts.
-		scale := area / (float64(max(n, 1)) / 1.04)
+		for h := len(rest) - 2; h >= 0; h-- {
+			rest[h] += rest[h+1]
+		}
+		// scaleAt is the activity-hours between draws from t on, for
+		// left events to go; a draw is 1.036 events on average,
+		// counting the brute-force bursts (0.3 % of draws, 13 events
+		// each). Worked out again every simulated day, it corrects the
+		// drift of chance, so that the events neither end early nor
+		// crowd into the last hours.
+		scaleAt := func(t time.Time, left int) float64 {
+			h := int(t.Sub(start) / time.Hour)
+			if h >= len(rest) {
+				h = len(rest) - 1
+			}
+			return rest[max(h, 0)] / (float64(max(left, 1)) / 1.036)
+		}
+		scale := scaleAt(start, n)
 		total := 0
 		for _, p := range people {
 			total += p.weight
 		}
+		// A burst's events lie minutes ahead of its draw; they wait in
+		// pending, ordered by time, while the draws go on from the
+		// draw's time: so bursts overlap the traffic around them, as
+		// they do in a real log, and do not move the clock on (which
+		// would leave the last events of a dense history no time but the
+		// final hours). Events leave pending once the draws have passed
+		// them, oldest first, and are numbered then.
+		pending := &byTime{}
+		i := 0
+		emit := func(until time.Time) bool {
+			for pending.Len() > 0 && (until.IsZero() || (*pending)[0].Time.Before(until)) {
+				e := heap.Pop(pending).(audit.Event)
+				e.ID = fmt.Sprintf("gen-%d-%08d", seed, i)
+				if !yield(e) {
+					return false
+				}
+				i++
+			}
+			return true
+		}
 		t := start
-		for i := 0; i < n; {
+		day := 0
+		for queued := 0; queued < n; {
+			if d := int(t.Sub(start) / (24 * time.Hour)); d != day {
+				day, scale = d, scaleAt(t, n-queued)
+			}
 			last := t
 			t = advance(t, scale*(0.5+r.Float64()))
 			if !t.Before(now) {
 				// Out of span with events to go: squeeze them in before now.
-				t = last.Add(now.Sub(last) / time.Duration(n-i+1))
+				t = last.Add(now.Sub(last) / time.Duration(n-queued+1))
 			}
-			batch := event(r, t, total)
-			for _, e := range batch {
-				if i >= n {
-					return
+			for _, e := range event(r, t, total) {
+				if queued >= n || !e.Time.Before(now) {
+					break // enough, or the end of a burst that would run past now
 				}
-				if !e.Time.Before(now) {
-					break // the end of a burst that would run past now
-				}
-				e.ID = fmt.Sprintf("gen-%d-%08d", seed, i)
 				e.Time = e.Time.UTC().Truncate(time.Millisecond)
 				if e.Outcome == "" {
 					e.Outcome = audit.OutcomeSuccess
 				}
-				if !yield(e) {
-					return
-				}
-				i++
-				t = e.Time // a burst moves the clock on
+				heap.Push(pending, e)
+				queued++
+			}
+			if !emit(t) {
+				return
 			}
 		}
+		emit(time.Time{})
 	}
+}
+
+// byTime is a heap of events, the oldest on top.
+type byTime []audit.Event
+
+func (h byTime) Len() int           { return len(h) }
+func (h byTime) Less(i, j int) bool { return h[i].Time.Before(h[j].Time) }
+func (h byTime) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *byTime) Push(x any)        { *h = append(*h, x.(audit.Event)) }
+func (h *byTime) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return e
 }
 
 // advance returns the time after t at which the activity accumulated since

@@ -1,6 +1,7 @@
 package sample
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -71,5 +72,37 @@ func TestGenerate(t *testing.T) {
 	// The events reach close to now: the last day is not empty.
 	if now.Sub(prev) > 36*time.Hour {
 		t.Errorf("the last event is at %s, more than 36h before now", prev)
+	}
+}
+
+// TestGenerateSpread: a dense history is spread over its whole span as
+// the activity curve says, not squeezed into its last hours; the brute
+// force bursts, which last minutes, do not push the clock on so that the
+// events run out of time.
+func TestGenerateSpread(t *testing.T) {
+	now := time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC)
+	const n, days = 200_000, 10
+	hours := map[int64]int{}
+	var prev time.Time
+	count := 0
+	for e := range Generate(n, days, now, 1) {
+		if e.Time.Before(prev) {
+			t.Fatalf("event %d at %s, before the one before it (%s)", count, e.Time, prev)
+		}
+		if want := fmt.Sprintf("gen-1-%08d", count); e.ID != want {
+			t.Fatalf("event %d has id %s, want %s", count, e.ID, want)
+		}
+		prev = e.Time
+		hours[e.Time.Unix()/3600]++
+		count++
+	}
+	if count != n {
+		t.Fatalf("Generate gave %d events, want %d", count, n)
+	}
+	mean := n / (days * 24)
+	for h, c := range hours {
+		if c > 10*mean {
+			t.Errorf("the hour of %s holds %d events, more than 10 times the mean of %d", time.Unix(h*3600, 0).UTC(), c, mean)
+		}
 	}
 }
