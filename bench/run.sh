@@ -113,11 +113,11 @@ for N in $SIZES; do
 		duck_rows+=$(printf '| %s | %s ms / %s ms = **%s** | %s ms / %s ms | %s ms / %s ms = **%s** | %s ms / %s ms | %s / %s |' \
 			"$N" "$imp" "$d_load" "$(ratio "$imp" "$d_load")" "$list" "$d_list" "$export_ms" "$d_export" "$(ratio "$export_ms" "$d_export")" \
 			"$stats_type" "$d_stats" "$(per "$store_b" "$N")" "$(per "$(stat -c %s "$D")" "$N")")$'\n'
-		printf '%s\tduckdb-load\t%s\t%s\tDuckDB\n' "$N" "$imp" "$d_load" >>"$TSV"
+		printf '%s\timport\t\t%s\tDuckDB read_json\n%s\texport\t\t%s\tDuckDB COPY\n' "$N" "$d_load" "$N" "$d_export" >>"$TSV"
 		rm -f "$D" "$D.wal" "$DATA/run-duckdb.csv"
 	fi
 	printf '%s\timport\t%s\t%s\tsqlite3 .import\n%s\tlist\t%s\t%s\tjq\n%s\texport\t%s\t%s\tsqlite3 -csv\n%s\tstats\t%s\t\t\n%s\tverify\t%s\t\t\n' \
-		"$N" "$imp" "$ref_import_ms" "$N" "$list" "$jqms" "$N" "$export_ms" "$ref_export" "$N" "$stats" "$N" "$verify" >>"$TSV"
+		"$N" "$imp" "$ref_same_ms" "$N" "$list" "$jqms" "$N" "$export_ms" "$ref_export" "$N" "$stats" "$N" "$verify" >>"$TSV"
 	printf '| %s | %s ms / %s ms = **%s**; %s ms = %s | %s ms / %s ms | %s ms / %s ms = **%s** | %s ms | %s ms (%s events/s) | %s / %s / %s / %s (store %s the table) | %s MiB |\n' \
 		"$N" "$imp" "$ref_same_ms" "$(ratio "$imp" "$ref_same_ms")" "$ref_import_ms" "$(ratio "$imp" "$ref_import_ms")" "$list" "$jqms" "$export_ms" "$ref_export" "$(ratio "$export_ms" "$ref_export")" \
 		"$stats" "$verify" "$(per $((N * 1000)) "$verify")" \
