@@ -82,7 +82,7 @@ func (s *Store) insert(ctx context.Context, db *sql.DB, events []audit.Event) ([
 				return nil, nil, err
 			}
 		}
-		r := newRow(events[i]) // a copy: the caller's event changes only on success
+		r := newRow(events[i], s.raw.encoder) // a copy: the caller's event changes only on success
 		if seqs[i], hashes[i], err = w.add(&r); err != nil {
 			var ce *audit.ConflictError
 			if errors.As(err, &ce) {
@@ -103,6 +103,7 @@ type chainWriter struct {
 	tx    *sql.Tx
 	stmt  *sql.Stmt
 	raw   *sql.Stmt // prepared on the first event with a raw record
+	raws  rawWriter
 	bg    context.Context
 	chain *audit.Chain
 	prev  []byte
@@ -153,22 +154,33 @@ func (s *Store) beginChain(ctx context.Context, db *sql.DB) (*chainWriter, error
 	// The driver watches a cancellable context with a goroutine per
 	// statement; once per event is too costly for a large batch, so the
 	// statements run without it and callers check ctx themselves.
-	return &chainWriter{tx: tx, stmt: stmt, bg: context.WithoutCancel(ctx),
+	w := &chainWriter{tx: tx, stmt: stmt, bg: context.WithoutCancel(ctx),
 		chain: audit.NewChain(s.opts.ChainKey), prev: prev, next: last + 1, start: last,
-		counts: rollup.NewCounts()}, nil
+		counts: rollup.NewCounts(), raws: rawWriter{c: s.raw}}
+	if err := w.raws.begin(w.bg, tx); err != nil {
+		w.rollback()
+		return nil, err
+	}
+	return w, nil
 }
 
 // row is a validated event with what its insert needs that does not
 // depend on its seq, so that an import can compute it on the decoding
 // goroutine.
 type row struct {
-	e     audit.Event
-	tail  []byte // e.CanonicalTail()
-	ipBin []byte // the ip_bin column
+	e      audit.Event
+	tail   []byte // e.CanonicalTail()
+	ipBin  []byte // the ip_bin column
+	packed []byte // e.Raw compressed, when its source had a dictionary (rawcodec.go)
 }
 
-func newRow(e audit.Event) row {
+func newRow(e audit.Event, encoder func(source string) *rawEncoder) row {
 	r := row{e: e, tail: e.CanonicalTail()}
+	if len(e.Raw) > 0 {
+		if enc := encoder(e.SourceName()); enc != nil {
+			r.packed = enc.enc.EncodeAll(e.Raw, nil)
+		}
+	}
 	if e.IP != "" {
 		if a, err := netip.ParseAddr(e.IP); err == nil {
 			r.ipBin = ipKey(a.Unmap())
@@ -206,7 +218,11 @@ func (w *chainWriter) add(r *row) (int64, string, error) {
 				return 0, "", err
 			}
 		}
-		if _, err := w.raw.ExecContext(w.bg, e.Seq, string(e.Raw)); err != nil {
+		v, err := w.raws.value(w.bg, w.tx, r)
+		if err != nil {
+			return 0, "", err
+		}
+		if _, err := w.raw.ExecContext(w.bg, e.Seq, v); err != nil {
 			return 0, "", fmt.Errorf("insert the original record of %q: %w", e.ID, err)
 		}
 	}
@@ -225,7 +241,7 @@ func (w *chainWriter) add(r *row) (int64, string, error) {
 // transaction or earlier in this one), is the stored event: a *
 // audit.ConflictError (Index left for the caller) when it is not.
 func (w *chainWriter) sameAsStored(e *audit.Event) error {
-	old, err := scanEvent(w.tx.QueryRowContext(w.bg, "SELECT "+columns+" FROM events WHERE id = ?", e.ID))
+	old, err := scanEvent(w.tx.QueryRowContext(w.bg, "SELECT "+columns+" FROM events WHERE id = ?", e.ID), w.raws.c)
 	if err != nil {
 		return fmt.Errorf("read the stored event %q: %w", e.ID, err)
 	}
@@ -332,7 +348,11 @@ func (w *chainWriter) commit(ctx context.Context) error {
 			return fmt.Errorf("restore the seq counter: %w", err)
 		}
 	}
-	return w.tx.Commit()
+	if err := w.tx.Commit(); err != nil {
+		return err
+	}
+	w.raws.committed()
+	return nil
 }
 
 // flushFull adds the counts to the rollups once they are many.

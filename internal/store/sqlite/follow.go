@@ -220,12 +220,12 @@ func (fw *follower) page(ctx context.Context, q string, args []any, yield func(a
 	defer rows.Close()
 	n := 0
 	for rows.Next() {
-		e, err := scanPacked(rows)
+		e, err := scanPacked(rows, fw.s.raw)
 		var u *unpackable
 		if errors.As(err, &u) {
 			// conn is busy with rows: close them, read the row alone.
 			rows.Close()
-			e, err = scanEvent(fw.conn.QueryRowContext(ctx, "SELECT "+columns+" FROM events WHERE seq = ?", u.seq))
+			e, err = scanEvent(fw.conn.QueryRowContext(ctx, "SELECT "+columns+" FROM events WHERE seq = ?", u.seq), fw.s.raw)
 			if err != nil {
 				return n, err
 			}

@@ -43,6 +43,9 @@ func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]
 		err    error
 	}
 	batches := make(chan batch, 4)
+	// The dictionaries the import trains compress its later records on
+	// this goroutine's side too: they are in its one transaction.
+	var trained rawEncoders
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
@@ -69,7 +72,7 @@ func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]
 				return
 			}
 			index++
-			b = append(b, newRow(e))
+			b = append(b, newRow(e, trained.or(s.raw)))
 			counts.Add(&e, 1)
 			if len(b) == importBatch {
 				x := batch{rows: b}
@@ -108,6 +111,7 @@ func (s *Store) Import(ctx context.Context, events iter.Seq2[audit.Event, error]
 	}
 	defer w.rollback()
 	w.batchCounts = true // counted by the decoding goroutine
+	w.raws.onTrain = trained.add
 	// Past this many new events, building the indexes anew at commit costs
 	// less than keeping them up to date; seq bounds the rows stored.
 	deferAfter := 3*(w.next-1) + deferIndexesMin

@@ -59,7 +59,7 @@ func (s *Store) queryRows(ctx context.Context, db *sql.DB, f audit.Filter, hint 
 		if !ok || alone == 0 {
 			return n, ok
 		}
-		e, err := scanEvent(db.QueryRowContext(ctx, "SELECT "+columns+" FROM events WHERE seq = ?", alone))
+		e, err := scanEvent(db.QueryRowContext(ctx, "SELECT "+columns+" FROM events WHERE seq = ?", alone), s.raw)
 		if err != nil {
 			yield(audit.Event{}, s.wrapErr("query", err))
 			return n, false
@@ -91,7 +91,7 @@ func (s *Store) queryPage(ctx context.Context, db *sql.DB, q string, args []any,
 	}
 	defer rows.Close()
 	for rows.Next() {
-		e, err := scanPacked(rows)
+		e, err := scanPacked(rows, s.raw)
 		var u *unpackable
 		if errors.As(err, &u) {
 			return n, u.seq, true
@@ -158,7 +158,7 @@ func (s *Store) Get(ctx context.Context, id string) (audit.Event, error) {
 	if err != nil {
 		return audit.Event{}, err
 	}
-	e, err := scanEvent(db.QueryRowContext(ctx, "SELECT "+columns+" FROM events WHERE id = ?", id))
+	e, err := scanEvent(db.QueryRowContext(ctx, "SELECT "+columns+" FROM events WHERE id = ?", id), s.raw)
 	if errors.Is(err, sql.ErrNoRows) {
 		return audit.Event{}, fmt.Errorf("event %q: %w", id, audit.ErrNotFound)
 	}
@@ -187,23 +187,30 @@ func (s *Store) Head(ctx context.Context) (seq int64, hash string, err error) {
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanEvent(r scanner) (audit.Event, error) {
+func scanEvent(r scanner, c *rawCodec) (audit.Event, error) {
 	var e audit.Event
 	var t int64
 	var typ, outcome string
-	var raw sql.NullString
+	var raw []byte
 	err := r.Scan(&e.Seq, &e.ID, &t, &e.User, &e.UserName, &typ, &e.Action, &e.ResourceType,
 		&e.Resource, &e.Details, &e.IP, &outcome, &e.Hash, &e.Source, &raw)
-	if raw.Valid && raw.String != "" {
-		e.Raw = json.RawMessage(raw.String)
+	if err != nil {
+		return e, err
+	}
+	if len(raw) > 0 {
+		if raw, err = c.unpack(raw); err != nil {
+			return e, err
+		}
+		e.Raw = json.RawMessage(raw)
 	}
 	e.Time = time.Unix(0, t).UTC()
 	e.Type, e.Outcome = audit.Type(typ), audit.Outcome(outcome)
-	return e, err
+	return e, nil
 }
 
 // packedColumns reads the columns of an event as one string, joined with
-// NUL bytes, which no field holds (Normalize refuses them; raw is JSON):
+// NUL bytes, which no field holds (Normalize refuses them; raw, the last,
+// is JSON or compressed, and ends the row):
 // one value crosses from SQLite to Go per row instead of fifteen, each a
 // conversion and an allocation, which were half the cost of reading a
 // row. The fields are those of columns, in its order.
@@ -223,24 +230,27 @@ func (u *unpackable) Error() string {
 // scanPacked reads a row of packedColumns. The fields are substrings of
 // the row's one string. A row it cannot take apart (a NUL in a field,
 // written behind the store's back) is an *unpackable error.
-func scanPacked(r scanner) (audit.Event, error) {
+func scanPacked(r scanner, c *rawCodec) (audit.Event, error) {
 	var row string
 	if err := r.Scan(&row); err != nil {
 		return audit.Event{}, err
 	}
 	var f [packedFields]string
 	rest := row
+	split := 0
 	for i := range packedFields - 1 {
 		j := strings.IndexByte(rest, 0)
 		if j < 0 {
 			break
 		}
 		f[i], rest = rest[:j], rest[j+1:]
+		split++
 	}
 	f[packedFields-1] = rest
 	seq, err := strconv.ParseInt(f[0], 10, 64)
 	t, terr := strconv.ParseInt(f[2], 10, 64)
-	if err != nil || terr != nil || strings.IndexByte(rest, 0) >= 0 || strings.Count(row, "\x00") != packedFields-1 {
+	packed := isPacked([]byte(rest[:min(len(rest), 4)]))
+	if err != nil || terr != nil || split != packedFields-1 || (!packed && strings.IndexByte(rest, 0) >= 0) {
 		if head, _, ok := strings.Cut(row, "\x00"); ok {
 			if seq, err := strconv.ParseInt(head, 10, 64); err == nil {
 				return audit.Event{}, &unpackable{seq}
@@ -252,7 +262,13 @@ func scanPacked(r scanner) (audit.Event, error) {
 		Action: f[6], ResourceType: f[7], Resource: f[8], Details: f[9], IP: f[10], Outcome: audit.Outcome(f[11]),
 		Hash: f[12], Source: f[13]}
 	if f[14] != "" {
-		e.Raw = json.RawMessage(f[14])
+		raw := []byte(f[14])
+		if packed {
+			if raw, err = c.unpack(raw); err != nil {
+				return audit.Event{}, err
+			}
+		}
+		e.Raw = json.RawMessage(raw)
 	}
 	return e, nil
 }

@@ -53,7 +53,7 @@ func TestRawMigration(t *testing.T) {
 		`UPDATE events SET raw = (SELECT raw FROM event_raw WHERE event_raw.seq = events.seq)`,
 		`DROP TRIGGER events_delete_raw`,
 		`DROP TABLE event_raw`,
-		`DROP TABLE rollup_hours`, `DROP TABLE rollup_days`, `DROP TABLE rollup_state`,
+		`DROP TABLE rollup_hours`, `DROP TABLE rollup_days`, `DROP TABLE rollup_state`, `DROP TABLE raw_dicts`,
 		`PRAGMA user_version = 4`,
 	} {
 		if _, err := db.Exec(q); err != nil {

@@ -117,6 +117,14 @@ END;`,
 	// 6: the rollups of the statistics (rollup.go), counted from the
 	// events stored so far.
 	rollupSchemaSQL,
+
+	// 7: the dictionaries the original records are compressed with, one
+	// per source (rawcodec.go); the records stored so far stay text.
+	`CREATE TABLE raw_dicts (
+	id     INTEGER PRIMARY KEY,
+	source TEXT    NOT NULL UNIQUE,
+	dict   BLOB    NOT NULL
+);`,
 }
 
 // schemaVersion is the version this code writes and reads.

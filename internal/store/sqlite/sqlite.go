@@ -60,6 +60,8 @@ type Store struct {
 	closed bool
 	rdb    *sql.DB // readers; nil until the store is known to exist
 	wdb    *sql.DB // the single writer; nil until the first write
+
+	raw *rawCodec // the compression of the original records
 }
 
 // Open returns the store at path. A missing file is not an error: it is
@@ -79,6 +81,13 @@ func Open(path string, opts Options) (*Store, error) {
 		opts.PollInterval = DefaultPollInterval
 	}
 	s := &Store{path: path, dsn: "file:" + escapeURIPath(abs), opts: opts}
+	s.raw = newRawCodec(func(ctx context.Context) ([]rawDict, error) {
+		db, err := s.readers(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return loadDicts(ctx, db)
+	})
 	if _, err := s.readers(context.Background()); err != nil && !errors.Is(err, errMissing) {
 		return nil, err
 	}

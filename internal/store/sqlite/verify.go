@@ -83,21 +83,23 @@ func scanCheckpoint(r scanner) (audit.Checkpoint, error) {
 // per-row work of Query (concat_ws also allocates once where || would for
 // every piece). Stored events hold no NUL (ingest rejects it), so a row
 // that does not split into exactly canonicalFields fields was made by
-// hand; ReadCanonical stops there and lets Query explain.
+// hand; ReadCanonical stops there and lets Query explain. The original
+// record comes last, out of the order of the encoding, because a
+// compressed one may hold NUL bytes (rawcodec.go).
 //
-// The last field is ip_bin in hex: the column the --ip filter searches is
+// Before it comes ip_bin in hex: the column the --ip filter searches is
 // derived from ip, outside the chain, so ReadCanonical checks that it
 // still matches ip (a changed ip_bin would hide an event from an IP
 // filter, or make it match another address).
 const canonicalSQL = `SELECT concat_ws(char(0), hash, seq, time, id, user, user_name, type, action,
-	resource_type, resource, details, ip, outcome, source, coalesce(` + rawColumn + `, ''), hex(ip_bin))
+	resource_type, resource, details, ip, outcome, source, hex(ip_bin), coalesce(` + rawColumn + `, ''))
 FROM events WHERE seq > ? AND seq < ? ORDER BY seq`
 
 // canonicalNoRawSQL is canonicalSQL for a range of seqs without original
 // records, as the events audit records itself are: it spares the lookup
 // in event_raw, an eighth of the time of a verify.
 const canonicalNoRawSQL = `SELECT concat_ws(char(0), hash, seq, time, id, user, user_name, type, action,
-	resource_type, resource, details, ip, outcome, source, '', hex(ip_bin))
+	resource_type, resource, details, ip, outcome, source, hex(ip_bin), '')
 FROM events WHERE seq > ? AND seq < ? ORDER BY seq`
 
 // canonicalFields is the number of NUL-joined fields of canonicalSQL.
@@ -143,7 +145,7 @@ func (s *Store) ReadCanonical(ctx context.Context, after, before int64, fn func(
 		if err := rows.Scan(&row); err != nil {
 			return s.wrapErr("read", err)
 		}
-		seq, canonical, hash, ip, ipBin, ok := appendCanonical(buf[:0], row)
+		seq, canonical, hash, ip, ipBin, ok := appendCanonical(buf[:0], row, s.raw)
 		if !ok {
 			return nil
 		}
@@ -166,19 +168,31 @@ func (s *Store) ReadCanonical(ctx context.Context, after, before int64, fn func(
 // appendCanonical takes a row of canonicalSQL apart and appends the
 // canonical encoding of its event to buf, as audit.Event.Canonical encodes
 // it. hash points into row.
-func appendCanonical(buf, row []byte) (seq int64, canonical, hash, ip, ipBinHex []byte, ok bool) {
-	if bytes.Count(row, []byte{0}) != canonicalFields-1 {
+func appendCanonical(buf, row []byte, c *rawCodec) (seq int64, canonical, hash, ip, ipBinHex []byte, ok bool) {
+	// The last field, raw, may be compressed and hold NUL bytes; every
+	// other field is text.
+	var fields [canonicalFields][]byte
+	for i := range canonicalFields - 1 {
+		j := bytes.IndexByte(row, 0)
+		if j < 0 {
+			return 0, buf, nil, nil, nil, false
+		}
+		fields[i], row = row[:j], row[j+1:]
+	}
+	raw := row
+	if isPacked(raw) {
+		var err error
+		if raw, err = c.unpack(raw); err != nil {
+			return 0, buf, nil, nil, nil, false
+		}
+	} else if bytes.IndexByte(raw, 0) >= 0 {
 		return 0, buf, nil, nil, nil, false
 	}
+	fields[canonicalFields-1] = raw
+	n := 0
 	next := func() []byte {
-		i := bytes.IndexByte(row, 0)
-		if i < 0 {
-			f := row
-			row = nil
-			return f
-		}
-		f := row[:i]
-		row = row[i+1:]
+		f := fields[n]
+		n++
 		return f
 	}
 	hash = next()
@@ -201,12 +215,12 @@ func appendCanonical(buf, row []byte) (seq int64, canonical, hash, ip, ipBinHex 
 	}
 	// source and raw are in the encoding of imported events only, as
 	// audit.Event.HasProducer decides.
-	source, raw := next(), next()
+	source, ipBinHex := next(), next()
 	if (len(source) > 0 && string(source) != audit.SourceAudit) || len(raw) > 0 {
 		buf = appendField(buf, source)
 		buf = appendField(buf, raw)
 	}
-	return seq, buf, hash, ip, next(), true
+	return seq, buf, hash, ip, ipBinHex, true
 }
 
 // checkIPBin reports an *audit.IntegrityError when ip_bin (in hex) is not
