@@ -268,27 +268,14 @@ func (s *Store) statsFromRollups(ctx context.Context, tx pgx.Tx, q audit.StatsQu
 		}
 	}
 
-	res.Tables = make([]audit.StatsTableResult, len(q.Tables))
-	for i, t := range q.Tables {
-		rt := plan.Tables[i]
-		span := rollup.Window(&q.Filter, rt.Unit())
-		sum := rollup.Sum{}
-		if err := rollupRows(ctx, tx, t, rt, q.Zone, &q.Filter, span, sum.Add); err != nil {
-			return res, false, err
-		}
-		all := audit.StatsTable{By: t.By}
-		for _, f := range rest(span) {
-			tr, err := statsTable(ctx, tx, all, q.Zone, &f, globs, nil)
-			if err != nil {
-				return res, false, err
-			}
-			for _, r := range tr.Rows {
-				sum.Add(r.Keys, r.Events, r.Failed)
-			}
-		}
-		res.Tables[i] = sum.Result(t)
-	}
-	return res, true, nil
+	res.Tables, err = rollup.Tables(&q, plan,
+		func(t audit.StatsTable, rt rollup.Table, span rollup.Span, add func([]string, int64, int64)) error {
+			return rollupRows(ctx, tx, t, rt, q.Zone, &q.Filter, span, add)
+		}, rest,
+		func(t audit.StatsTable, f audit.Filter) (audit.StatsTableResult, error) {
+			return statsTable(ctx, tx, t, q.Zone, &f, globs, nil)
+		})
+	return res, err == nil, err
 }
 
 // rollupRows reads the counts of one table from its rollup over the whole
@@ -300,15 +287,7 @@ func rollupRows(ctx context.Context, tx pgx.Tx, t audit.StatsTable, rt rollup.Ta
 		table, bucket = "audit_rollup_days", "day"
 	}
 	hasTime := slices.ContainsFunc(t.By, audit.Dimension.IsTime)
-	var cols []string
-	if hasTime {
-		cols = append(cols, bucket)
-	}
-	for _, c := range rt.Cols {
-		if c != "" {
-			cols = append(cols, c)
-		}
-	}
+	cols := rt.Columns(t, bucket)
 	sel := strings.Join(cols, ", ")
 	if sel != "" {
 		sel += ", "
@@ -332,14 +311,7 @@ func rollupRows(ctx context.Context, tx pgx.Tx, t audit.StatsTable, rt rollup.Ta
 	var b int64
 	var events *int64
 	var failed int64
-	var vals []any
-	if hasTime {
-		vals = append(vals, &b)
-	}
-	texts := make([]string, len(cols)-len(vals))
-	for i := range texts {
-		vals = append(vals, &texts[i])
-	}
+	texts, vals := rollup.Dest(cols, hasTime, &b)
 	vals = append(vals, &events, &failed)
 	for rows.Next() {
 		if err := rows.Scan(vals...); err != nil {

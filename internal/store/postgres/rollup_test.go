@@ -29,13 +29,7 @@ func TestRollupsMatchEvents(t *testing.T) {
 		}
 	}
 	// Some of the import is stored already: those are not counted twice.
-	if _, err := rolled.Import(ctx, func(yield func(audit.Event, error) bool) {
-		for _, e := range events[2900:] {
-			if !yield(e, nil) {
-				return
-			}
-		}
-	}); err != nil {
+	if _, err := rolled.Import(ctx, storetest.Stream(events[2900:])); err != nil {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(42, 42))

@@ -49,6 +49,36 @@ type Table struct {
 	Cols []string
 }
 
+// Columns returns the columns a query of the rollup groups by for st: the
+// bucket column (hour or day, as the store names it) when st counts by
+// time, then the columns of st's other dimensions, in their order.
+func (t Table) Columns(st audit.StatsTable, bucket string) []string {
+	var cols []string
+	if slices.ContainsFunc(st.By, audit.Dimension.IsTime) {
+		cols = append(cols, bucket)
+	}
+	for _, c := range t.Cols {
+		if c != "" {
+			cols = append(cols, c)
+		}
+	}
+	return cols
+}
+
+// Dest returns the scan destinations of a row of a query grouped by cols
+// (Columns): the bucket into *bucket when byTime, then the text keys,
+// returned for Keys. The caller appends those of its counts.
+func Dest(cols []string, byTime bool, bucket *int64) (texts []string, dest []any) {
+	if byTime {
+		dest = append(dest, bucket)
+	}
+	texts = make([]string, len(cols)-len(dest))
+	for i := range texts {
+		dest = append(dest, &texts[i])
+	}
+	return texts, dest
+}
+
 // Unit is the length of the table's buckets, in seconds.
 func (t Table) Unit() int64 {
 	if t.Days {
@@ -291,6 +321,36 @@ func (s Sum) Result(t audit.StatsTable) audit.StatsTableResult {
 		out.Rows = out.Rows[:t.Top]
 	}
 	return out
+}
+
+// Tables computes the tables of q under plan: for each, the counts its
+// rollup holds over the whole units of its window (read by rows), and
+// those of the rest of the window, each part of it (rest) counted from
+// the events by counted.
+func Tables[P any](q *audit.StatsQuery, plan Plan,
+	rows func(t audit.StatsTable, rt Table, span Span, add func([]string, int64, int64)) error,
+	rest func(Span) []P, counted func(t audit.StatsTable, part P) (audit.StatsTableResult, error)) ([]audit.StatsTableResult, error) {
+	out := make([]audit.StatsTableResult, len(q.Tables))
+	for i, t := range q.Tables {
+		rt := plan.Tables[i]
+		span := Window(&q.Filter, rt.Unit())
+		sum := Sum{}
+		if err := rows(t, rt, span, sum.Add); err != nil {
+			return nil, err
+		}
+		all := audit.StatsTable{By: t.By}
+		for _, part := range rest(span) {
+			tr, err := counted(all, part)
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range tr.Rows {
+				sum.Add(r.Keys, r.Events, r.Failed)
+			}
+		}
+		out[i] = sum.Result(t)
+	}
+	return out, nil
 }
 
 // HourRow is one count of the hours rollup.

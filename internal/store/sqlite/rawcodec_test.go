@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/audit-cli/audit/internal/audit"
+	"github.com/audit-cli/audit/internal/store/storetest"
 )
 
 // cloudTrailEvents are n events imported from CloudTrail: the records of
@@ -119,12 +120,8 @@ func TestRawCompressed(t *testing.T) {
 	}
 	for _, how := range []string{"append", "import"} {
 		t.Run(how, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "audit.db")
-			s, err := Open(path, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s := openTemp(t)
+			path := s.path
 			if how == "append" {
 				for b := range slices.Chunk(events, 400) {
 					if _, err := s.Append(ctx, slices.Clone(b)); err != nil {
@@ -132,7 +129,7 @@ func TestRawCompressed(t *testing.T) {
 					}
 				}
 			} else {
-				if _, err := s.Import(ctx, seqOf(events)); err != nil {
+				if _, err := s.Import(ctx, storetest.Stream(events)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -148,16 +145,6 @@ func TestRawCompressed(t *testing.T) {
 			}
 			checkRecords(t, s, events)
 		})
-	}
-}
-
-func seqOf(events []audit.Event) func(func(audit.Event, error) bool) {
-	return func(yield func(audit.Event, error) bool) {
-		for _, e := range events {
-			if !yield(e, nil) {
-				return
-			}
-		}
 	}
 }
 
@@ -215,12 +202,8 @@ func TestRawCompressedTwoWriters(t *testing.T) {
 // write trains again.
 func TestRawDictRollback(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "audit.db")
-	s, err := Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTemp(t)
+	path := s.path
 	first := cloudTrailEvents(t, 0, 1)
 	if _, err := s.Append(ctx, slices.Clone(first)); err != nil {
 		t.Fatal(err)
@@ -250,12 +233,8 @@ func TestRawDictRollback(t *testing.T) {
 // store's back fails verify at its event.
 func TestRawCompressedChanged(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "audit.db")
-	s, err := Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTemp(t)
+	path := s.path
 	events := cloudTrailEvents(t, 0, 1200)
 	if _, err := s.Append(ctx, events); err != nil {
 		t.Fatal(err)

@@ -283,27 +283,14 @@ func (s *Store) statsFromRollups(ctx context.Context, tx *sql.Tx, q audit.StatsQ
 		res.First, res.Last = time.Unix(0, first).UTC(), time.Unix(0, last).UTC()
 	}
 
-	res.Tables = make([]audit.StatsTableResult, len(q.Tables))
-	for i, t := range q.Tables {
-		rt := plan.Tables[i]
-		span := rollup.Window(&q.Filter, rt.Unit())
-		sum := rollup.Sum{}
-		if err := s.rollupRows(ctx, tx, t, rt, q.Zone, span, cond, cargs, sum.Add); err != nil {
-			return res, false, err
-		}
-		all := audit.StatsTable{By: t.By}
-		for _, part := range rest(span) {
-			tr, err := s.statsTable(ctx, tx, all, q.Zone, part.where, part.args, nil)
-			if err != nil {
-				return res, false, err
-			}
-			for _, r := range tr.Rows {
-				sum.Add(r.Keys, r.Events, r.Failed)
-			}
-		}
-		res.Tables[i] = sum.Result(t)
-	}
-	return res, true, nil
+	res.Tables, err = rollup.Tables(&q, plan,
+		func(t audit.StatsTable, rt rollup.Table, span rollup.Span, add func([]string, int64, int64)) error {
+			return s.rollupRows(ctx, tx, t, rt, q.Zone, span, cond, cargs, add)
+		}, rest,
+		func(t audit.StatsTable, part restPart) (audit.StatsTableResult, error) {
+			return s.statsTable(ctx, tx, t, q.Zone, part.where, part.args, nil)
+		})
+	return res, err == nil, err
 }
 
 // rollupRows reads the counts of one table from its rollup over the whole
@@ -315,15 +302,7 @@ func (s *Store) rollupRows(ctx context.Context, tx *sql.Tx, t audit.StatsTable, 
 		table, bucket = "rollup_days", "day"
 	}
 	hasTime := slices.ContainsFunc(t.By, audit.Dimension.IsTime)
-	var cols []string
-	if hasTime {
-		cols = append(cols, bucket)
-	}
-	for _, c := range rt.Cols {
-		if c != "" {
-			cols = append(cols, c)
-		}
-	}
+	cols := rt.Columns(t, bucket)
 	sel := strings.Join(cols, ", ")
 	if sel != "" {
 		sel += ", "
@@ -346,14 +325,7 @@ func (s *Store) rollupRows(ctx context.Context, tx *sql.Tx, t audit.StatsTable, 
 	}
 	defer rows.Close()
 	var b, events, failed int64
-	var vals []any
-	if hasTime {
-		vals = append(vals, &b)
-	}
-	texts := make([]string, len(cols)-len(vals))
-	for i := range texts {
-		vals = append(vals, &texts[i])
-	}
+	texts, vals := rollup.Dest(cols, hasTime, &b)
 	vals = append(vals, &events, &failed)
 	for rows.Next() {
 		if err := rows.Scan(vals...); err != nil {

@@ -40,13 +40,7 @@ func TestRollupsMatchEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := rolled.Import(ctx, func(yield func(audit.Event, error) bool) {
-		for _, e := range events[3000:] {
-			if !yield(e, nil) {
-				return
-			}
-		}
-	}); err != nil {
+	if _, err := rolled.Import(ctx, storetest.Stream(events[3000:])); err != nil {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(42, 42))

@@ -2,11 +2,24 @@ package storetest
 
 import (
 	"fmt"
+	"iter"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/audit-cli/audit/internal/audit"
 )
+
+// Stream yields events as an import reads them, for Store.Import.
+func Stream(events []audit.Event) iter.Seq2[audit.Event, error] {
+	return func(yield func(audit.Event, error) bool) {
+		for e := range slices.Values(events) {
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+}
 
 // Epoch is the time around which Events places its events: 2026-11-20 UTC.
 var Epoch = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
