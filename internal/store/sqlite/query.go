@@ -249,7 +249,7 @@ func scanPacked(r scanner, c *rawCodec) (audit.Event, error) {
 	f[packedFields-1] = rest
 	seq, err := strconv.ParseInt(f[0], 10, 64)
 	t, terr := strconv.ParseInt(f[2], 10, 64)
-	packed := isPacked([]byte(rest[:min(len(rest), 4)]))
+	packed := isPacked(rest)
 	if err != nil || terr != nil || split != packedFields-1 || (!packed && strings.IndexByte(rest, 0) >= 0) {
 		if head, _, ok := strings.Cut(row, "\x00"); ok {
 			if seq, err := strconv.ParseInt(head, 10, 64); err == nil {

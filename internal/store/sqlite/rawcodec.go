@@ -38,7 +38,7 @@ const (
 )
 
 // isPacked tells a compressed record (a zstd frame) from JSON text.
-func isPacked(b []byte) bool {
+func isPacked[T string | []byte](b T) bool {
 	return len(b) >= 4 && b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd
 }
 
@@ -187,11 +187,15 @@ func (c *rawCodec) reload() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.loaded = true
-	if len(c.dicts) == 0 && len(ds) == 0 {
-		// A decoder with no dictionary still decodes plain frames.
+	if err := c.addCommitted(ds); err != nil {
+		return err
+	}
+	if c.dec.Load() == nil {
+		// No dictionary at all: one that knows none still decodes
+		// plain frames, and unpack tells a changed record by it.
 		return c.newDecoder()
 	}
-	return c.addCommitted(ds)
+	return nil
 }
 
 // rawWriter is the part of a write transaction that stores original

@@ -171,8 +171,8 @@ func (s *Store) ReadCanonical(ctx context.Context, after, before int64, fn func(
 func appendCanonical(buf, row []byte, c *rawCodec) (seq int64, canonical, hash, ip, ipBinHex []byte, ok bool) {
 	// The last field, raw, may be compressed and hold NUL bytes; every
 	// other field is text.
-	var fields [canonicalFields][]byte
-	for i := range canonicalFields - 1 {
+	var fields [canonicalFields - 1][]byte
+	for i := range fields {
 		j := bytes.IndexByte(row, 0)
 		if j < 0 {
 			return 0, buf, nil, nil, nil, false
@@ -188,7 +188,6 @@ func appendCanonical(buf, row []byte, c *rawCodec) (seq int64, canonical, hash, 
 	} else if bytes.IndexByte(raw, 0) >= 0 {
 		return 0, buf, nil, nil, nil, false
 	}
-	fields[canonicalFields-1] = raw
 	n := 0
 	next := func() []byte {
 		f := fields[n]
